@@ -1,5 +1,6 @@
 """The expert builder's pieces: recipes, the data slice, the training examples and the collator."""
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ from robustness.data.glue import GlueSplit, load_glue
 from robustness.errors import UserError
 from robustness.experts.examples import Example, balanced_rows, build_examples, data_digest
 from robustness.experts.recipe import ExpertRecipe, FamilyConfig, load_family_config
-from robustness.experts.train import IGNORE, collate, lr_factor
+from robustness.experts.train import IGNORE, collate, lr_factor, target_loss
 from robustness.prompts import load_prompts
+from tests.tiny import tiny_llama
 
 
 def test_recipe_key_changes_with_every_input() -> None:
@@ -52,6 +54,11 @@ def test_balanced_rows_are_balanced_and_seeded() -> None:
     assert rows == balanced_rows(data, 21, seed=3)
     assert rows != balanced_rows(data, 21, seed=4)
     assert data_digest(data, rows, []) != data_digest(data, rows[::-1], [])
+    labels = [data.labels[i] for i in rows]
+    assert all(a != b for a, b in pairwise(labels)), "labels alternate"
+    for n in (8, 16):  # every even-sized batch holds both labels equally
+        batch = [data.labels[i] for i in balanced_rows(data, 40, seed=n)[:n]]
+        assert sum(batch) == n // 2
     with pytest.raises(UserError, match="30 rows of label 0; the recipe needs 40"):
         balanced_rows(data, 80, seed=0)
 
@@ -88,6 +95,19 @@ def test_collate_masks_by_position_not_by_pad_id() -> None:
     # The end-of-turn target (same id as pad) is kept; padding and prompt are ignored.
     assert out["labels"].tolist() == [[IGNORE, IGNORE, IGNORE, 9, pad], [IGNORE, IGNORE, pad, IGNORE, IGNORE]]
     assert out["labels"].dtype == torch.long
+
+
+def test_target_loss_equals_the_models_own_loss_with_lora() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(tiny_llama(vocab_size=50, seed=1), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    batch = collate([Example((3, 4, 5, 6, 7, 8), 4), Example((9, 10, 11, 12), 3), Example((13, 14, 2), 1)], pad_id=2)
+    expected = model(**batch).loss
+    got = target_loss(model, batch)
+    assert torch.allclose(got, expected, atol=1e-6), (got, expected)
+    got.backward()  # the gradient reaches the adapters through the decoder and the projection
+    grads = [p.grad for n, p in model.named_parameters() if "lora_B" in n]
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
 
 
 def test_lr_schedule() -> None:

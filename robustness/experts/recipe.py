@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from robustness.configfile import load_config
 
 # Bump when the training code changes in a way that changes the weights it produces.
-TRAINER_VERSION = 1
+TRAINER_VERSION = 2  # 2: label-alternating batches
 
 
 class ExpertRecipe(BaseModel):
@@ -56,13 +56,9 @@ class FamilyConfig(BaseModel):
     experts: dict[str, ExpertRecipe] = Field(
         default_factory=lambda: {
             "sst2": ExpertRecipe(task="sst2", steps=90),
-            "cola": ExpertRecipe(
-                task="cola",
-                steps=130,
-                rank=16,
-                lora_alpha=32,
-                target_modules=("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"),
-            ),
+            # CoLA is the hard task for a 135M model: more rows, a higher rate and rank. Measured: 130 steps at 5e-4
+            # with MLP targets learned nothing (dev AUC 0.46); 160 steps at 2e-3 reached dev AUC 0.63, MCC 0.13.
+            "cola": ExpertRecipe(task="cola", steps=200, learning_rate=2e-3, rank=16, lora_alpha=32),
         }
     )
     eval_n: dict[str, int] = Field(default_factory=lambda: {"sst2": 200, "cola": 300})
