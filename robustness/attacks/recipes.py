@@ -85,9 +85,12 @@ def run_attack(
     generator: WordGenerator | None = None,
     similarity: MinSimilarity | None = None,
     levenshtein: int = 30,
+    candidates: int = 48,
     stress_placement: Literal["promptbench", "end"] = "promptbench",
 ) -> AttackResult:
-    """Attack `prompt` on the evaluator's rows; the goal is the largest drop of the task metric."""
+    """Attack `prompt` on the evaluator's rows; the goal is the largest drop of the task metric.
+
+    `candidates` is BERTAttack's number of replacement words per position (PromptBench: 48)."""
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; choose one of: {', '.join(ATTACKS)}")
     if search not in SEARCHES:
@@ -113,7 +116,7 @@ def run_attack(
         else:
             if generator is None or similarity is None:
                 raise ValueError("bertattack needs a word generator and a sentence-similarity constraint")
-            transformation = LMWordSwap(generator)
+            transformation = LMWordSwap(generator, k=candidates)
             filters.append(similarity)
             generator_name, encoder_name = generator.name, similarity.encoder_name
         positions = random_positions(original, dataset, PAPER_POSITIONS, seed) if search == "paper" else None

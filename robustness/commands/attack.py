@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(the M3 paper: three seeded random positions)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="attack seed; also the row sample's unless --sample-seed")
     p.add_argument("--levenshtein", type=int, default=30, help="DeepWordBug's edit-distance bound (default 30)")
+    p.add_argument("--candidates", type=int, default=48,
+                   help="BERTAttack's replacement words per position (default 48, as PromptBench)")  # fmt: skip
     p.add_argument("--masked-lm", default="bert-base-uncased",
                    help="BERTAttack's word generator: a masked LM id or folder (default bert-base-uncased); when "
                    "it cannot be loaded, the attacked model's causal LM is used and named in the result")  # fmt: skip
@@ -36,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown attack {args.attack!r}; choose one of: {', '.join(ATTACKS)}")
     if args.search not in SEARCHES:
         raise UserError(f"unknown search {args.search!r}; choose one of: {', '.join(SEARCHES)}")
+    if args.candidates < 1 or args.levenshtein < 1:
+        raise UserError("--candidates and --levenshtein must be positive integers")
     task = prepare_task(args, args.seed)
     loaded, evaluator = load_evaluator(args, task)
     generator = similarity = None
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         evaluator.on_evaluate = lambda count: progress.update(bar, completed=count)
         result = run_attack(
             args.attack, evaluator, task.prompt_text, seed=args.seed, search=args.search, generator=generator,
-            similarity=similarity, levenshtein=args.levenshtein, stress_placement=args.stress_placement,
+            similarity=similarity, levenshtein=args.levenshtein, candidates=args.candidates,
+            stress_placement=args.stress_placement,
         )  # fmt: skip
     out = {**common_json(args, task, loaded, evaluator), **result.as_json(evaluator)}
     if args.json:

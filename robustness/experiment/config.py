@@ -78,6 +78,7 @@ class AttackConfig(Frozen):
     masked_lm: str = "bert-base-uncased"
     similarity_encoder: str | None = None
     levenshtein: int = Field(default=30, gt=0)
+    candidates: int = Field(default=48, gt=0)  # BERTAttack's replacement words per position (PromptBench: 48)
 
 
 class LiveBenchConfig(Frozen):

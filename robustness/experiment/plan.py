@@ -78,12 +78,17 @@ def _merge_config(
         "method": method.method,
         "parameters": dict(method.parameters),
         "seed": cfg.m3.seed,
-        "dtype": "float32",
-        "device": cfg.device,
+        "dtype": "auto",  # the inputs' dtype: a bf16 13B checkpoint merges into bf16, not into twice its size
+        "device": merge_device(cfg.device),
     }
     if m3 is not None:
         data["m3"] = m3
     return data
+
+
+def merge_device(device: str) -> str:
+    """The merge engine takes auto, cpu or cuda (its first GPU); an evaluation device such as cuda:1 maps to cuda."""
+    return device if device in ("auto", "cpu") else "cuda"
 
 
 def plain_models(cfg: ExperimentConfig) -> list[ModelSpec]:

@@ -133,7 +133,8 @@ def run_attack_unit(unit: Unit, loaded: Any, cfg: ExperimentConfig, data: GlueSp
     evaluator = _evaluator(loaded, cfg, data, inputs["rows"], inputs["mode"])
     generator, similarity = bert_parts if bert_parts else (None, None)
     result = run_attack(spec["attack"], evaluator, prompt.text, seed=inputs["seed"], search=spec["search"],
-                        generator=generator, similarity=similarity, levenshtein=spec["levenshtein"])  # fmt: skip
+                        generator=generator, similarity=similarity, levenshtein=spec["levenshtein"],
+                        candidates=spec["candidates"])  # fmt: skip
     assert unit.model is not None
     return AttackRecord.model_validate(
         dict(
@@ -141,7 +142,7 @@ def run_attack_unit(unit: Unit, loaded: Any, cfg: ExperimentConfig, data: GlueSp
             dataset=data.dataset,
             prompt=prompt.name,
             attack=spec["attack"],
-            search=spec["search"],
+            search=result.search,
             seed=inputs["seed"],
             metric_name=evaluator.metric_name,
             clean_metric=result.clean.metric,

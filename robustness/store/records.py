@@ -69,7 +69,7 @@ class AttackRecord(ModelIdentity):
     dataset: Dataset
     prompt: str
     attack: Literal["deepwordbug", "bertattack", "stresstest"]
-    search: Literal["greedy", "paper"]
+    search: Literal["greedy", "paper", "brute-force"]  # brute-force: StressTest tries every suffix
     seed: int
     metric_name: MetricName
     clean_metric: float

@@ -113,3 +113,25 @@ def test_stresstest_never_writes_inside_the_placeholder() -> None:
         run_attack("stresstest", evaluator(lambda t: 0.0), ending)
     result = run_attack("stresstest", evaluator(lambda t: 0.0), ending, stress_placement="end")
     assert result.attacked_prompt.startswith(ending + " and ")
+
+
+def test_bertattack_asks_the_generator_for_the_configured_number_of_candidates() -> None:
+    from robustness.attacks.constraints import MinSimilarity
+
+    asked: list[int] = []
+
+    class Generator:
+        name = "scripted"
+
+        def candidates(self, prompt: PromptText, index: int, k: int) -> list[str]:
+            asked.append(k)
+            return [f"w{j}" for j in range(k)]
+
+    similarity = MinSimilarity(lambda original, texts: [1.0] * len(texts), 0.8, "scripted")
+    ev = evaluator(damage_of(WEIGHTS))
+    result = run_attack("bertattack", ev, SST2_PROMPT, seed=2, search="paper", generator=Generator(),
+                        similarity=similarity, candidates=5)  # fmt: skip
+    assert asked and set(asked) == {5}
+    # three positions of five candidates each, plus the clean prompt: no importance queries in paper search
+    assert result.evaluations <= 1 + 3 * 5 + 1
+    assert result.generator == "scripted"
