@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 PYTEST_ARGS ?= -m "not slow"
+EXPERIMENT ?= configs/default.yaml
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-slow lint format models robustness report bench livebench-data
@@ -43,8 +44,10 @@ livebench-data: ## on a networked machine: write LiveBench's Hub questions to $(
 	@test -n "$(DATA_DIR)" || { echo "make livebench-data: set DATA_DIR=/path/to/data (your M3R_DATA_DIR)" >&2; exit 2; }
 	HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0 $(BIN)/m3r livebench download --out $(DATA_DIR)/livebench
 
-robustness: ## run the default experiment end to end and render its report (not yet available)
-	@echo "make robustness: the experiment pipeline is not implemented yet" >&2; exit 2
+robustness: ## build the default models if missing, run configs/default.yaml (resumable), render its report
+	@test -x $(BIN)/m3r || { echo "make robustness: $(BIN)/m3r not found; run 'make install' first" >&2; exit 2; }
+	$(BIN)/m3r models --config configs/models.yaml
+	$(BIN)/m3r run $(EXPERIMENT)
 
 report: ## render the report of a run: make report RUN=runs/NAME
 	@test -n "$(RUN)" || { echo "make report: name the run folder, e.g. make report RUN=runs/default" >&2; exit 2; }

@@ -111,7 +111,30 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         load_experiment(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("name", ["smoke.yaml"])
+@pytest.mark.parametrize("name", ["smoke.yaml", "default.yaml", "paper-13b.yaml"])
 def test_shipped_configs_validate(name: str) -> None:
+    from merges.config import validate_config
+
     cfg = load_experiment(CONFIGS / name)
     assert cfg.name == name.removesuffix(".yaml")
+    for model in plain_models(cfg) + candidate_models(cfg):  # every merge the plan would run is a valid merge config
+        validate_config(model.merge)
+
+
+def test_default_config_covers_the_issue() -> None:
+    """The default study: TA and TIES with and without M3 on both datasets, all three attacks on TA with three or
+    more seeds for the seeded ones, LiveBench's instruction following."""
+    cfg = load_experiment(CONFIGS / "default.yaml")
+    assert {m.method for m in cfg.methods} >= {"task_arithmetic", "ties"} and len(cfg.m3.alphas) >= 1
+    assert set(cfg.eval.datasets) == {"sst2", "cola"}
+    attacks = {a.attack: a for a in cfg.attacks}
+    assert set(attacks) == {"deepwordbug", "bertattack", "stresstest"}
+    assert all(a.methods == ["task_arithmetic"] and set(a.datasets) == {"sst2", "cola"} for a in cfg.attacks)
+    assert len(attacks["deepwordbug"].seeds) >= 3 and len(attacks["bertattack"].seeds) >= 3
+    assert set(cfg.livebench.tasks) == {"paraphrase", "simplify", "story_generation", "summarize"}
+
+
+def test_merges_keep_the_checkpoint_dtype_and_map_the_device() -> None:
+    for device, expected in [("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda"), ("cuda:1", "cuda")]:
+        merge = plain_models(config(device=device))[0].merge
+        assert merge is not None and merge["device"] == expected and merge["dtype"] == "auto"
