@@ -51,6 +51,7 @@ def quiet_libraries() -> None:
     """Silence the libraries' own progress bars and advice: the suite reports progress itself (rich, stderr)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read by transformers when it is imported
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # plain tqdm bars (GGUF dequantisation) ignore the two above
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
 
 
