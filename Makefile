@@ -53,6 +53,7 @@ report: ## render the report of a run: make report RUN=runs/NAME
 	@test -n "$(RUN)" || { echo "make report: name the run folder, e.g. make report RUN=runs/default" >&2; exit 2; }
 	$(BIN)/m3r report $(RUN)
 
-bench: ## run the benchmarks under bench/ (ratios measured side by side in one run)
+bench: ## run the benchmarks under bench/ (ratios side by side in one run; installs mergekit and PromptBench venvs once)
 	$(BIN)/python bench/merge_vs_mergekit/bench.py
 	$(BIN)/python bench/eval_vs_promptbench/bench_score.py
+	$(BIN)/python bench/eval_vs_promptbench/bench_attacks.py

@@ -54,6 +54,7 @@ class PromptText:
         return PromptText(text, modified=frozenset(modified))
 
     def insert_after_word(self, index: int, addition: str) -> PromptText:
-        """Insert text right after word `index` (TextAttack's insert_text_after_word_index)."""
+        """Insert text after word `index` as TextAttack's insert_text_after_word_index does: the word, one space,
+        then the text (StressTest's suffixes start with a space, so PromptBench writes two)."""
         start, end = self.spans[index]
-        return self.replace_word(index, self.text[start:end] + addition)
+        return self.replace_word(index, self.text[start:end] + " " + addition)

@@ -95,7 +95,7 @@ def test_stresstest_keeps_the_strongest_suffix() -> None:
         return 0.5 if "false is not true" in text else 0.1 if "true is true" in text else 0.0
 
     result = run_attack("stresstest", evaluator(damage), SST2_PROMPT)
-    assert result.attacked_prompt.endswith("Answer and false is not true :")
+    assert result.attacked_prompt.endswith("Answer  and false is not true :")
     assert result.attacked.metric == pytest.approx(0.5)
     assert result.evaluations == 4  # the clean prompt and three candidates
 

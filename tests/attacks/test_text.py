@@ -32,9 +32,11 @@ def test_replacement_with_several_words_shifts_later_indices() -> None:
 def test_stresstest_placement() -> None:
     p = PromptText(SST2_PROMPT)
     pb = StressSuffixes("promptbench").all(p)
-    assert pb[0].text.endswith("{content}\nAnswer and true is true :")
-    assert pb[2].text.endswith("Answer" + " and true is true " * 5 + ":")
-    assert pb[1].text.endswith("\nAnswer and false is not true :")
+    # TextAttack joins the word and the suffix with a space, and the suffix starts with one: two spaces
+    # (checked against PromptBench 0.0.4 / TextAttack 0.3.11 by bench/eval_vs_promptbench/bench_attacks.py).
+    assert pb[0].text.endswith("{content}\nAnswer  and true is true :")
+    assert pb[2].text.endswith("Answer " + " and true is true " * 5 + ":")
+    assert pb[1].text.endswith("\nAnswer  and false is not true :")
     end = StressSuffixes("end").all(p)
     assert end[0].text == SST2_PROMPT + " and true is true "
     assert all(c.text.count("{content}") == 1 for c in pb + end)
