@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.document import Table
-from reports.formatting import keys_cell, num
+from reports.formatting import keys_cell, num, sorted_columns
 from reports.table3 import DATASET_ORDER
-from reports.variants import DATASET_LABEL, METHOD_LABEL, METRIC_LABEL
+from reports.variants import DATASET_LABEL, METHOD_LABEL, METRIC_LABEL, variant_fields
 
 AGREEMENT_WARN = 0.95  # below this, score mode is not a faithful stand-in for generated answers (attacks.md)
 SPLIT_ORDER = {"selection": 0, "report": 1}
@@ -31,11 +31,7 @@ def clean_cells(clean: pd.DataFrame) -> pd.DataFrame:
     ):
         rows.append(
             {
-                "pair": pair,
-                "variant": variant,
-                "method": g["method"].iloc[0],
-                "m3": bool(g["m3"].iloc[0]),
-                "model_id": ";".join(sorted(set(g["model_id"]))),
+                **variant_fields(pair, variant, g),
                 "mode": mode,
                 "dataset": dataset,
                 "split": split,
@@ -66,11 +62,7 @@ def clean_table(cells: pd.DataFrame) -> Table:
                 hit = g[(g.dataset == d) & (g.split == s)]
                 row.append("—" if hit.empty else f"{num(hit.iloc[0].metric)} (n={hit.iloc[0].n})")
             rows.append(row)
-    data = (
-        cells.sort_values(["pair", "order", "variant", "mode", "dataset", "split"])[CLEAN_COLUMNS]
-        if len(cells)
-        else pd.DataFrame(columns=CLEAN_COLUMNS)
-    )
+    data = sorted_columns(cells, ["pair", "order", "variant", "mode", "dataset", "split"], CLEAN_COLUMNS)
     notes = [
         "The selection split chose the M3 candidate; the report split is the one every other table reports. "
         "They are kept in separate columns and never pooled.",

@@ -51,3 +51,8 @@ def keys_cell(keys: Iterable[str]) -> str:
 
 def csv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+def sorted_columns(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """`frame[columns]` sorted by `by` (a table's data file); an empty frame still has the columns."""
+    return frame.sort_values(by)[columns] if len(frame) else pd.DataFrame(columns=columns)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from reports.document import Table
 from reports.formatting import keys_cell, num
+from reports.variants import variant_fields
 
 OOD_COLUMNS = ["pair", "variant", "method", "m3", "model_id", "category", "task", "mean", "n", "unit_keys"]
 
@@ -19,11 +20,7 @@ def ood_frame(livebench: pd.DataFrame) -> pd.DataFrame:
             n = int(g["n"].sum())
             rows.append(
                 {
-                    "pair": pair,
-                    "variant": variant,
-                    "method": g["method"].iloc[0],
-                    "m3": bool(g["m3"].iloc[0]),
-                    "model_id": ";".join(sorted(set(g["model_id"]))),
+                    **variant_fields(pair, variant, g),
                     "category": category,
                     "task": task,
                     "mean": float((g["mean"] * g["n"]).sum() / n) if n else None,

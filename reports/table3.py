@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.document import Table
-from reports.formatting import keys_cell, num, per_seed
+from reports.formatting import keys_cell, num, per_seed, sorted_columns
 from reports.variants import ATTACK_LABEL, ATTACK_ORDER, DATASET_LABEL, METRIC_LABEL
 
 DATASET_ORDER = {"sst2": 0, "cola": 1}
@@ -116,11 +116,7 @@ def table3(cells: pd.DataFrame) -> Table:
                     f"{c.n_seeds}×{c.samples_per_seed}",
                 ]
             rows.append(row)
-    data = (
-        cells.sort_values(["pair", "order", "variant", "dataset", "attack", "search"])[CELL_COLUMNS]
-        if len(cells)
-        else pd.DataFrame(columns=CELL_COLUMNS)
-    )
+    data = sorted_columns(cells, ["pair", "order", "variant", "dataset", "attack", "search"], CELL_COLUMNS)
     notes = [
         "Metric: attacked accuracy (SST-2) or MCC (CoLA), mean over seeds; PDR = (clean - attacked) / clean, mean "
         "over seeds; lower PDR is more robust. PDR is undefined when a clean metric <= 0 (the absolute drop is shown).",

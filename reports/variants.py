@@ -35,6 +35,17 @@ def variant_label(method: str, m3: bool, model_id: str, named: bool = False) -> 
     return METHOD_LABEL[method] + (" + M3" if m3 else "")
 
 
+def variant_fields(pair: str, variant: str, group: pd.DataFrame) -> dict[str, object]:
+    """The columns that say which model a summary row stands for (every row of `group` is that variant)."""
+    return {
+        "pair": pair,
+        "variant": variant,
+        "method": group["method"].iloc[0],
+        "m3": bool(group["m3"].iloc[0]),
+        "model_id": ";".join(sorted(set(group["model_id"]))),
+    }
+
+
 def chosen_models(selection: pd.DataFrame) -> dict[tuple[str, str], str]:
     """(pair, method) -> model_id of the M3 candidate carried forward."""
     return {

@@ -170,22 +170,10 @@ def _perturbed(base: Path, out: Path, seed: int) -> Path:
     record = {"base": str(base), "seed": seed, "noise_std": NOISE}
     if marker.is_file() and json.loads(marker.read_text()) == record:
         return out
-    import torch
-    from safetensors import safe_open
-    from safetensors.torch import save_file
+    from merges.synthetic import perturbed_copy
 
     shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    gen = torch.Generator().manual_seed(seed)
-    tensors = {}
-    with safe_open(str(base / "model.safetensors"), framework="pt") as f:
-        for name in f.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
-            t = f.get_tensor(name)
-            tensors[name] = t + NOISE * torch.randn(t.shape, generator=gen)
-    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
-    for file in base.iterdir():
-        if file.is_file() and file.suffix in (".json", ".jinja") and file.name != "conversion.json":
-            shutil.copy(file, out / file.name)
+    perturbed_copy(base, out, seed, NOISE)
     marker.write_text(json.dumps(record))
     return out
 

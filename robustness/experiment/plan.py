@@ -129,28 +129,35 @@ def reference_models(cfg: ExperimentConfig) -> list[ModelSpec]:
     return refs + [ModelSpec(f"expert/{n}", "expert", f"expert:{n}", REFERENCE, reference=n) for n in names]
 
 
+def model_unit(kind: str, model: ModelSpec, identities: dict[str, str], where: str, **inputs: Any) -> Unit:
+    """A unit that works on one model: its inputs name the model and every checkpoint's identity (so a changed
+    checkpoint changes the key), its label is the model id followed by `where` (dataset, attack, task...)."""
+    inputs = {"model": model.identity, "checkpoints": identities, **inputs}
+    label = f"{model.model_id}/{where}" if where else model.model_id
+    return Unit(unit_key(kind, inputs, label), kind, model, inputs, label)
+
+
 def merge_unit(model: ModelSpec, identities: dict[str, str]) -> Unit:
-    inputs = {"model": model.identity, "checkpoints": identities}
-    return Unit(unit_key("merge", inputs, model.model_id), "merge", model, inputs, model.model_id)
+    return model_unit("merge", model, identities, "")
 
 
 def clean_unit(cfg: ExperimentConfig, model: ModelSpec, dataset: str, split: str, rows: list[int],
                identities: dict[str, str]) -> Unit:  # fmt: skip
     e = cfg.eval
-    inputs = {
-        "model": model.identity,
-        "checkpoints": identities,
-        "dataset": dataset,
-        "split": split,
-        "rows": rows,
-        "prompt": e.prompt,
-        "mode": e.mode,
-        "chat": e.chat,
-        "agreement_n": e.agreement_n if split == "report" else 0,
-        "max_new_tokens": e.max_new_tokens,
-    }
-    label = f"{model.model_id}/{dataset}/{split}"
-    return Unit(unit_key("clean", inputs, label), "clean", model, inputs, label)
+    return model_unit(
+        "clean",
+        model,
+        identities,
+        f"{dataset}/{split}",
+        dataset=dataset,
+        split=split,
+        rows=rows,
+        prompt=e.prompt,
+        mode=e.mode,
+        chat=e.chat,
+        agreement_n=e.agreement_n if split == "report" else 0,
+        max_new_tokens=e.max_new_tokens,
+    )
 
 
 def selection_unit(pair: str, method: MethodConfig, candidates: list[Unit]) -> Unit:
@@ -161,37 +168,28 @@ def selection_unit(pair: str, method: MethodConfig, candidates: list[Unit]) -> U
 
 def attack_units(cfg: ExperimentConfig, spec: AttackConfig, model: ModelSpec, dataset: str, report: list[int],
                  identities: dict[str, str]) -> list[Unit]:  # fmt: skip
-    units = []
-    for seed in spec.seeds:
-        inputs = {
-            "model": model.identity,
-            "checkpoints": identities,
-            "dataset": dataset,
-            "rows": attack_rows(report, spec.n, seed),
-            "prompt": cfg.eval.prompt,
-            "mode": cfg.eval.mode,
-            "chat": cfg.eval.chat,
-            "attack": spec.model_dump(mode="json", exclude={"seeds", "datasets", "methods", "n"}),
-            "seed": seed,
-        }
-        label = f"{model.model_id}/{dataset}/{spec.attack}/{seed}"
-        units.append(Unit(unit_key("attack", inputs, label), "attack", model, inputs, label))
-    return units
+    attack = spec.model_dump(mode="json", exclude={"seeds", "datasets", "methods", "n"})
+    return [
+        model_unit(
+            "attack",
+            model,
+            identities,
+            f"{dataset}/{spec.attack}/{seed}",
+            dataset=dataset,
+            rows=attack_rows(report, spec.n, seed),
+            prompt=cfg.eval.prompt,
+            mode=cfg.eval.mode,
+            chat=cfg.eval.chat,
+            attack=attack,
+            seed=seed,
+        )
+        for seed in spec.seeds
+    ]
 
 
 def livebench_units(cfg: ExperimentConfig, model: ModelSpec, identities: dict[str, str]) -> list[Unit]:
-    lb = cfg.livebench
-    units = []
-    for task in lb.tasks:
-        inputs = {
-            "model": model.identity,
-            "checkpoints": identities,
-            "task": task,
-            **lb.model_dump(exclude={"tasks", "methods"}),
-        }
-        label = f"{model.model_id}/{task}"
-        units.append(Unit(unit_key("livebench", inputs, label), "livebench", model, inputs, label))
-    return units
+    settings = cfg.livebench.model_dump(exclude={"tasks", "methods"})
+    return [model_unit("livebench", model, identities, task, task=task, **settings) for task in cfg.livebench.tasks]
 
 
 def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]],

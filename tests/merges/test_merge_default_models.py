@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,34 +15,17 @@ import pytest
 import torch
 
 from merges import merge
+from merges.synthetic import perturbed_copy
 
 pytestmark = pytest.mark.slow
 
 GiB = 2**30
 
 
-def _perturbed(base: Path, out: Path, seed: int, std: float = 0.001) -> Path:
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    out.mkdir(parents=True)
-    gen = torch.Generator().manual_seed(seed)
-    tensors = {}
-    with safe_open(str(base / "model.safetensors"), framework="pt") as f:
-        for name in f.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
-            t = f.get_tensor(name)
-            tensors[name] = t + std * torch.randn(t.shape, generator=gen)
-    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
-    for file in base.iterdir():
-        if file.is_file() and file.suffix in (".json", ".jinja"):
-            shutil.copy(file, out / file.name)
-    return out
-
-
 @pytest.fixture(scope="module")
 def experts(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("default-experts")
-    return [_perturbed(base_model_dir, root / f"expert-{seed}", seed) for seed in (1, 2)]
+    return [perturbed_copy(base_model_dir, root / f"expert-{seed}", seed, std=0.001) for seed in (1, 2)]
 
 
 def test_merged_default_experts_load_and_generate(base_model_dir: Path, experts: list[Path], tmp_path: Path) -> None:
