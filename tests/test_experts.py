@@ -11,7 +11,7 @@ from robustness.data.glue import GlueSplit, load_glue
 from robustness.errors import UserError
 from robustness.experts.examples import Example, balanced_rows, build_examples, data_digest
 from robustness.experts.recipe import ExpertRecipe, FamilyConfig, load_family_config
-from robustness.experts.train import IGNORE, collate, lr_factor, target_loss
+from robustness.experts.train import IGNORE, batch_loss, collate, lr_factor, shared_prefix_loss_sum, target_loss
 from robustness.prompts import load_prompts
 from tests.tiny import tiny_llama
 
@@ -86,6 +86,15 @@ def test_examples_target_the_label_word_and_end_of_turn(base_tokenizer: Any, dat
         assert ex.input_ids[-1] == end_id
 
 
+def test_a_batch_shares_one_prompt_and_the_prompts_rotate_by_batch(base_tokenizer: Any, data_dir: Path) -> None:
+    data = load_glue("cola", "train", data_dir)
+    prompts = [p for p in load_prompts("cola", data_dir) if p.name != "task_oriented:0"][:2]
+    examples = build_examples(base_tokenizer, data, list(range(10)), prompts, max_length=192, rows_per_prompt=2)
+    heads = [prompts[k].text.split("{content}")[0].strip()[:30] for k in (0, 0, 1, 1, 0, 0, 1, 1, 0, 0)]
+    for ex, head in zip(examples, heads, strict=True):
+        assert head in base_tokenizer.decode(ex.input_ids[: ex.target_start])
+
+
 def test_collate_masks_by_position_not_by_pad_id() -> None:
     pad = 7
     batch = [Example((1, 2, 3, 9, pad), 3), Example((4, 5, pad), 2)]
@@ -110,11 +119,56 @@ def test_target_loss_equals_the_models_own_loss_with_lora() -> None:
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
 
 
+def _grads(model: Any) -> dict[str, torch.Tensor]:
+    out = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad()
+    return out
+
+
+def test_batch_loss_with_shared_prompts_equals_target_loss_in_value_and_gradient() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=2, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    model = get_peft_model(tiny_llama(vocab_size=50, seed=1), config)
+    one, two = list(range(10, 22)), list(range(30, 40))  # two prompts' shared tokens (12 and 10)
+    examples = [  # rows differ in length, so each group's per-row part is padded
+        Example((*one, 3, 4, 5, 6, 7, 2), 16),
+        Example((*one, 9, 10, 2), 14),
+        Example((*two, 13, 41, 42, 43, 14, 2, 2), 15),
+        Example((*two, 5, 6, 2), 12),
+    ]
+    expected = target_loss(model, collate(examples, pad_id=2))
+    expected.backward()
+    want = _grads(model)
+    for group in (2, None):  # two prompts of two rows; one group (their shared start is too short to split off)
+        got = batch_loss(model, examples, pad_id=2, device=torch.device("cpu"), group=group)
+        got.backward()
+        grads = _grads(model)
+        assert torch.allclose(got, expected, atol=1e-6), (group, got, expected)
+        for name, grad in want.items():  # LoRA changes the prefix's keys and values, so its gradient must flow
+            assert grad.abs().sum() > 0
+            assert torch.allclose(grads[name], grad, atol=1e-5), (group, name)
+
+
+def test_a_group_without_a_shared_start_takes_the_plain_path() -> None:
+    model = tiny_llama(vocab_size=50, seed=1)
+    examples = [Example((3, 4, 5, 6, 7, 2), 4), Example((9, 10, 11, 2), 2)]
+    total, count = shared_prefix_loss_sum(model, examples, pad_id=2, device=torch.device("cpu"))
+    assert count == 4  # 2 + 2 target tokens
+    assert torch.allclose(total / count, target_loss(model, collate(examples, pad_id=2)))
+
+
+def test_recipe_needs_whole_prompt_groups_per_batch() -> None:
+    with pytest.raises(ValueError, match="batch_size 12 is not a multiple of rows_per_prompt 8"):
+        ExpertRecipe(task="cola", steps=1, batch_size=12)
+    assert ExpertRecipe(task="cola", steps=1, batch_size=32, rows_per_prompt=8).train_rows == 32
+
+
 def test_lr_schedule() -> None:
     assert [lr_factor(s, 2, 6) for s in range(6)] == [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
 
 
-TINY = {"task": "sst2", "steps": 2, "batch_size": 2, "rank": 2, "lora_alpha": 4}
+TINY = {"task": "sst2", "steps": 2, "batch_size": 2, "rank": 2, "lora_alpha": 4, "rows_per_prompt": 2}
 
 
 def _tiny_family(data_dir: Path) -> FamilyConfig:
@@ -155,6 +209,33 @@ def test_same_seed_builds_identical_weights(
         assert base.get_tensor(name).shape == expert.get_tensor(name).shape
         assert not torch.equal(base.get_tensor(name), expert.get_tensor(name))
         assert torch.equal(base.get_tensor("model.embed_tokens.weight"), expert.get_tensor("model.embed_tokens.weight"))
+
+
+def test_first_layer_adapts_only_the_layers_from_it_up(
+    base_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors import safe_open
+
+    from robustness.experts.build import build_family
+
+    monkeypatch.setenv("M3R_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("robustness.experts.build.default_base", lambda: base_model_dir)
+    last = int(__import__("json").loads((base_model_dir / "config.json").read_text())["num_hidden_layers"]) - 1
+    recipe = ExpertRecipe(**{**TINY, "first_layer": last})
+    family = build_family(FamilyConfig(experts={"sst2": recipe}, data_dir=str(data_dir), device="cpu"), evaluate=False)
+    with (
+        safe_open(base_model_dir / "model.safetensors", "pt") as base,
+        safe_open(family.experts["sst2"] / "model.safetensors", "pt") as expert,
+    ):
+        for layer, changed in ((0, False), (last - 1, False), (last, True)):
+            name = f"model.layers.{layer}.self_attn.q_proj.weight"
+            assert torch.equal(base.get_tensor(name), expert.get_tensor(name)) is not changed, layer
+    with pytest.raises(UserError, match=f"first_layer {last + 1}: the base has {last + 1} layers"):
+        build_family(
+            FamilyConfig(experts={"sst2": ExpertRecipe(**{**TINY, "first_layer": last + 1})}, data_dir=str(data_dir)),
+            evaluate=False,
+            rebuild=True,
+        )
 
 
 def test_interrupted_build_leaves_no_expert(

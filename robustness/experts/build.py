@@ -103,7 +103,7 @@ def build_expert(
     if (out / RECIPE_FILE).is_file() and not rebuild:
         return out, False
     loaded = load_model(base, device=config.device, dtype="float32")
-    examples = build_examples(loaded.tokenizer, data, rows, prompts, recipe.max_length)
+    examples = build_examples(loaded.tokenizer, data, rows, prompts, recipe.max_length, recipe.rows_per_prompt)
     merged, log = train_lora(loaded.model, examples, recipe, loaded.tokenizer.pad_token_id, f"{recipe.task} expert")
     merged = merged.to("cpu")
     record = {
@@ -148,7 +148,7 @@ def clean_scores(family: Family, config: FamilyConfig, base_digest: str) -> dict
         scores[name] = {}
         for task, n in config.eval_n.items():
             data = load_glue(task, "validation", config.data_dir)
-            indices = subset_indices(len(data), n, config.eval_seed)
+            indices = subset_indices(len(data), min(n, len(data)), config.eval_seed)  # at most the split
             prompt = get_prompt(task, prompts[task], config.data_dir)
             result = evaluate_clean(backend, data, prompt, partial(format_inputs, loaded.tokenizer), indices)
             scores[name][task] = {

@@ -51,15 +51,17 @@ def data_digest(data: GlueSplit, rows: list[int], prompts: list[Prompt]) -> str:
 
 
 def build_examples(
-    tokenizer: Any, data: GlueSplit, rows: list[int], prompts: list[Prompt], max_length: int
+    tokenizer: Any, data: GlueSplit, rows: list[int], prompts: list[Prompt], max_length: int, rows_per_prompt: int = 1
 ) -> list[Example]:
-    """Row k uses prompt k mod len(prompts); the target is the label word as that prompt spells it."""
+    """Row k uses prompt (k // rows_per_prompt) mod len(prompts): the prompts rotate, and each run of rows that
+    shares a prompt shares its tokens (the trainer runs those once). The target is the label word as that prompt
+    spells it."""
     if not prompts:
         raise UserError("an expert needs at least one training prompt")
     end = tokenizer.eos_token
     examples = []
     for k, i in enumerate(rows):
-        prompt = prompts[k % len(prompts)]
+        prompt = prompts[(k // rows_per_prompt) % len(prompts)]
         text = format_inputs(tokenizer, [prompt.format(data.sentences[i])])[0]
         source = tokenizer(text, add_special_tokens=False)["input_ids"]
         # Tokenised apart and joined, so the target boundary is exact; the end-of-turn token is part of the
