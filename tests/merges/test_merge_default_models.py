@@ -1,6 +1,6 @@
 """End to end on the default base model (135M parameters): a merge loads with AutoModelForCausalLM and generates,
-and the streaming merge stays in bounded private memory. Until the suite's real experts exist, the experts are
-the base plus small seeded noise."""
+and the streaming merge stays in bounded private memory. The experts are the base plus small seeded noise
+(merges.synthetic), so the test needs no trained expert."""
 
 from __future__ import annotations
 
