@@ -46,6 +46,13 @@ def test_shipped_config_is_the_default() -> None:
     assert shipped == FamilyConfig()
 
 
+def test_every_shipped_family_config_is_valid() -> None:
+    paths = sorted((Path(__file__).parent.parent / "configs").glob("models*.yaml"))
+    assert len(paths) >= 2
+    for path in paths:
+        assert load_family_config(path).experts, path
+
+
 def test_balanced_rows_are_balanced_and_seeded() -> None:
     data = GlueSplit("sst2", "train", tuple(f"s{i}" for i in range(100)), tuple([0] * 30 + [1] * 70), "mem")
     rows = balanced_rows(data, 21, seed=3)
