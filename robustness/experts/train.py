@@ -107,7 +107,7 @@ def batch_loss(
     parts = [
         shared_prefix_loss_sum(model, examples[i : i + group], pad_id, device) for i in range(0, len(examples), group)
     ]
-    return sum(total for total, _ in parts) / sum(count for _, count in parts)
+    return torch.stack([total for total, _ in parts]).sum() / sum(count for _, count in parts)
 
 
 def lr_factor(step: int, warmup: int, total: int) -> float:
