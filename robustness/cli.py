@@ -14,6 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from robustness import __version__
 from robustness.errors import UserError
@@ -34,8 +35,18 @@ COMMAND_MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the suite's error format: one line, naming the flag, pointing at --help; exit code 2.
+
+    Subcommand parsers are made with the parent's class, so every command and verb reports this way.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="m3r",
         description="Robustness evaluation of merged language models with and without Mixup Model Merge (M3).",
     )
@@ -70,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UserError as exc:
-        print(f"m3r {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # one line, whatever a library put in the message
+        print(f"m3r {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"m3r {args.command}: interrupted", file=sys.stderr)

@@ -115,3 +115,51 @@ def test_attack_json(data_dir: Path, base_model_dir: Path) -> None:
         assert key in out
     assert out["evaluations"] == 4 and out["queries"] == 5
     assert "and true is true" in out["attacked_prompt"] or "and false is not true" in out["attacked_prompt"]
+
+
+def _main_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run `m3r ARGS` in-process; it must exit 2 with one line on stderr and nothing on stdout. Returns the line."""
+    from robustness.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own exit, as the console script would see it
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2 and captured.out == "" and len(lines) == 1, (code, captured)
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+TASK = ("--model", "m", "--dataset", "sst2")
+BAD_NUMBERS = [
+    ("eval", *TASK, "--batch-size", "-3"),  # ran, every prediction 0, accuracy 0.25
+    ("eval", *TASK, "--batch-size", "0"),  # ran with the default batch size
+    ("eval", *TASK, "--n", "0"),
+    ("eval", *TASK, "--max-new-tokens", "-1"),
+    ("eval", *TASK, "--seed", "-1"),
+    ("eval", *TASK, "--sample-seed", "-2"),
+    ("attack", *TASK, "--attack", "stresstest", "--batch-size", "-1"),
+    ("attack", *TASK, "--attack", "deepwordbug", "--levenshtein", "0"),
+    ("attack", *TASK, "--attack", "bertattack", "--candidates", "-48"),
+    ("inspect", "m", "--max-new-tokens", "-1"),
+    ("livebench", "generate", "--out", "a.jsonl", "--max-new-tokens", "-1"),
+    ("livebench", "generate", "--out", "a.jsonl", "--batch-size", "0"),
+    ("livebench", "generate", "--out", "a.jsonl", "--n", "-5"),
+    ("livebench", "score", "--answers", "a.jsonl", "--workers", "0"),
+    ("report", "runs/x", "--seed", "-1"),
+    ("eval", *TASK, "--n", "ten"),
+]
+
+
+@pytest.mark.parametrize("args", BAD_NUMBERS, ids=[" ".join(a[:1] + a[-2:]) for a in BAD_NUMBERS])
+def test_counts_sizes_and_seeds_are_checked_as_parsed(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...]
+) -> None:
+    """Every count, size and seed flag of every command refuses a value that makes no sense, naming the flag and
+    what to give, before anything is loaded (the model 'm' does not exist and is never looked at)."""
+    line = _main_error(capsys, *args)
+    flag, value = args[-2], args[-1]
+    assert f"argument {flag}: must be " in line and repr(value) in line and "--help" in line
+    assert ("an integer >= 0" if flag.endswith("seed") else "a positive integer") in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from robustness.commands.argtypes import positive_int, seed
 from robustness.commands.common import add_task_options, common_json, load_evaluator, prepare_task
 from robustness.errors import UserError
 
@@ -17,9 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attack", required=True, help="deepwordbug, bertattack or stresstest")
     p.add_argument("--search", default="greedy", help="greedy (PromptBench: every word by importance) or paper "
                    "(the M3 paper: three seeded random positions)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="attack seed; also the row sample's unless --sample-seed")
-    p.add_argument("--levenshtein", type=int, default=30, help="DeepWordBug's edit-distance bound (default 30)")
-    p.add_argument("--candidates", type=int, default=48,
+    p.add_argument("--seed", type=seed, default=0, help="attack seed; also the row sample's unless --sample-seed")
+    p.add_argument(
+        "--levenshtein", type=positive_int, default=30, help="DeepWordBug's edit-distance bound (default 30)"
+    )
+    p.add_argument("--candidates", type=positive_int, default=48,
                    help="BERTAttack's replacement words per position (default 48, as PromptBench)")  # fmt: skip
     p.add_argument("--masked-lm", default="bert-base-uncased",
                    help="BERTAttack's word generator: a masked LM id or folder (default bert-base-uncased); when "
@@ -38,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown attack {args.attack!r}; choose one of: {', '.join(ATTACKS)}")
     if args.search not in SEARCHES:
         raise UserError(f"unknown search {args.search!r}; choose one of: {', '.join(SEARCHES)}")
-    if args.candidates < 1 or args.levenshtein < 1:
-        raise UserError("--candidates and --levenshtein must be positive integers")
     task = prepare_task(args, args.seed)
     loaded, evaluator = load_evaluator(args, task)
     generator = similarity = None

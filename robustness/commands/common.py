@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
+from robustness.commands.argtypes import positive_int, seed
 from robustness.errors import UserError
 
 
@@ -15,13 +16,13 @@ def add_task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", default="0", help="PromptBench prompt: index 0-19 or name, e.g. role_oriented:3")
     p.add_argument("--prompt-text", help="a custom prompt instead; must contain {content} once")
     p.add_argument("--split", default="validation", help="train or validation (default: validation)")
-    p.add_argument("--n", type=int, help="evaluate a seeded sample of N rows (default: the whole split)")
-    p.add_argument("--sample-seed", type=int, help="seed of the row sample (default: --seed)")
+    p.add_argument("--n", type=positive_int, help="evaluate a seeded sample of N rows (default: the whole split)")
+    p.add_argument("--sample-seed", type=seed, help="seed of the row sample (default: --seed)")
     p.add_argument("--mode", default="score", choices=("score", "generate"), help="score (default) or generate")
-    p.add_argument("--max-new-tokens", type=int, default=10, help="generate mode's budget (default 10)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=10, help="generate mode's budget (default 10)")
     p.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
                    help="wrap inputs in the chat template (default: when the model has one)")  # fmt: skip
-    p.add_argument("--batch-size", type=int, help="rows per forward pass (default: 16 on CPU, 64 on GPU)")
+    p.add_argument("--batch-size", type=positive_int, help="rows per forward pass (default: 16 on CPU, 64 on GPU)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (bf16 on capable GPUs, fp32 on CPU), float32, ...")
     p.add_argument("--data-dir", help="local data root (default: $M3R_DATA_DIR, else the Hugging Face Hub)")
@@ -52,8 +53,11 @@ def prepare_task(args: argparse.Namespace, seed: int) -> Task:
     else:
         prompt = get_prompt(data.dataset, args.prompt, args.data_dir)
         name, text = prompt.name, prompt.text
-    if args.n is not None and not 0 < args.n <= len(data):
-        raise UserError(f"--n {args.n} is out of range: {data.dataset} {data.split} has {len(data)} rows")
+    if args.n is not None and args.n > len(data):
+        raise UserError(
+            f"--n {args.n} is out of range: {data.dataset} {data.split} has {len(data)} rows; "
+            f"give at most {len(data)}, or leave --n out for every row"
+        )
     sample_seed = seed if args.sample_seed is None else args.sample_seed
     return Task(data, name, text, subset_indices(len(data), args.n, sample_seed), sample_seed)
 

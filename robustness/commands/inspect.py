@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from robustness.commands.argtypes import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="wrap the prompt in the chat template (default: when the model has one)",
     )
-    p.add_argument("--max-new-tokens", type=int, default=10)
+    p.add_argument("--max-new-tokens", type=positive_int, default=10, help="continuation length (default 10)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (bf16 on capable GPUs, fp32 on CPU), float32, bfloat16...")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from robustness.commands.argtypes import iso_date, positive_int, seed
+
 QUESTIONS_HELP = (
     "folder in LiveBench's layout: <category>/<task>/question.jsonl (or one category or task folder); "
     "default: $M3R_DATA_DIR/livebench, else the Hugging Face Hub"
@@ -25,10 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = verbs.add_parser("generate", help="answer questions with a model (greedy, chat template), resumable")
     g.add_argument("--model", default="smollm2-135m-instruct", help="model folder, GGUF file, Hub id or built-in name")
     _question_args(g)
-    g.add_argument("--n", type=int, help="at most N questions per task, drawn with --seed (default: all)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the --n draw (default: 0)")
-    g.add_argument("--max-new-tokens", type=int, default=512, help="answer length budget in tokens (default: 512)")
-    g.add_argument("--batch-size", type=int, default=8, help="prompts per generation batch (default: 8)")
+    g.add_argument("--n", type=positive_int, help="at most N questions per task, drawn with --seed (default: all)")
+    g.add_argument("--seed", type=seed, default=0, help="seed of the --n draw (default: 0)")
+    g.add_argument(
+        "--max-new-tokens", type=positive_int, default=512, help="answer length budget in tokens (default: 512)"
+    )
+    g.add_argument("--batch-size", type=positive_int, default=8, help="prompts per generation batch (default: 8)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     g.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
     g.add_argument("--out", required=True, help="answers file (JSON lines); answers already there are skipped")
@@ -37,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = verbs.add_parser("score", help="score an answers file by LiveBench's rules (no model needed)")
     _question_args(s)
     s.add_argument("--answers", required=True, help='JSON lines, one {"question_id": ..., "answer": ...} per line')
-    s.add_argument("--workers", type=int, default=2, help="coding questions scored at once (default: 2)")
+    s.add_argument("--workers", type=positive_int, default=2, help="coding questions scored at once (default: 2)")
     s.add_argument("--json", action="store_true", help="print one JSON object: per_question, per_task, overall")
     s.set_defaults(handler=run_score)
 
@@ -61,7 +65,9 @@ def _question_args(p: argparse.ArgumentParser) -> None:
         help="task to use (repeatable or comma-separated): paraphrase, simplify, story_generation, summarize, "
         "LCB_generation, coding_completion, typos (default: all tasks found)",
     )
-    p.add_argument("--release-date", help="LiveBench release (YYYY-MM-DD): only questions live at that release")
+    p.add_argument(
+        "--release-date", type=iso_date, help="LiveBench release (YYYY-MM-DD): only questions live at that release"
+    )
 
 
 def _tasks(args: argparse.Namespace) -> list[str] | None:
@@ -77,13 +83,10 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from robustness.errors import UserError
     from robustness.livebench.generate import generate_answers, model_generator
     from robustness.livebench.questions import subset
     from robustness.models import load_model
 
-    if args.max_new_tokens < 1 or args.batch_size < 1:
-        raise UserError("--max-new-tokens and --batch-size must be at least 1")
     questions = subset(_load(args), args.n, args.seed)
     loaded = load_model(args.model, device=args.device, dtype=args.dtype)
     generator = model_generator(loaded, args.max_new_tokens, batch_size=args.batch_size)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from robustness.commands.argtypes import seed
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="B",
         help="paired bootstrap resamples per comparison (default: 2000)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the bootstrap (default: 0)")
     p.set_defaults(handler=run)
 
 

@@ -88,6 +88,22 @@ def test_no_questions_exits_non_zero_and_says_where_to_get_them(tmp_path: Path) 
     assert "m3r livebench download --out DIR" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["2024-13-45", "2024-02-30", "24-06-24", "20240624", "2024-6-1", "soon"])
+def test_an_invalid_release_date_is_an_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    """An impossible date used to change the question set without a word (it was compared as text)."""
+    from robustness.cli import main
+
+    args = ["livebench", "score", "--questions", str(FIXTURES), "--answers", str(FIXTURES / "answers.jsonl")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--release-date", value])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert exit_.value.code == 2 and captured.out == "" and len(lines) == 1
+    assert (
+        f"argument --release-date: must be a real date written YYYY-MM-DD (e.g. 2024-06-24), got {value!r}" in lines[0]
+    )
+
+
 @pytest.mark.slow
 def test_generate_with_the_default_model_then_score(tmp_path: Path, base_model_dir: Path) -> None:
     out = tmp_path / "answers.jsonl"
