@@ -20,13 +20,15 @@ log = logging.getLogger(__name__)
 
 
 def read_answers(path: str | os.PathLike[str], missing_ok: bool = False) -> dict[str, str]:
-    """question id -> answer text; a later line for the same id wins."""
+    """question id -> answer text. One answer per question: an id on two lines is an error naming both lines
+    (keeping either one silently would score an answer the user may not mean)."""
     file = Path(path).expanduser()
     if not file.is_file():
         if missing_ok:
             return {}
         raise UserError(f"answers file {str(path)!r} does not exist")
     answers: dict[str, str] = {}
+    line_of: dict[str, int] = {}
     with file.open(encoding="utf-8") as fh:
         lines = fh.read().split("\n")
     for number, line in enumerate(lines, 1):
@@ -42,7 +44,13 @@ def read_answers(path: str | os.PathLike[str], missing_ok: bool = False) -> dict
             raise UserError(f'{file}:{number}: expected {{"question_id": ..., "answer": ...}} on every line') from None
         if not isinstance(answer, str):
             raise UserError(f"{file}:{number}: 'answer' must be a string")
+        if qid in answers:
+            raise UserError(
+                f"{file}: question id {qid!r} has two answers, on lines {line_of[qid]} and {number}; "
+                "keep one line per question id"
+            )
         answers[qid] = answer
+        line_of[qid] = number
     return answers
 
 

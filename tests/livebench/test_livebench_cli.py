@@ -104,6 +104,24 @@ def test_an_invalid_release_date_is_an_error(capsys: pytest.CaptureFixture[str],
     )
 
 
+def test_an_answers_file_with_one_question_twice_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robustness.cli import main
+
+    lines = (FIXTURES / "answers.jsonl").read_text().splitlines()
+    twice = json.loads(lines[0]) | {"answer": "a second answer"}
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("\n".join([*lines, json.dumps(twice)]) + "\n")
+    code = main(["livebench", "score", "--questions", str(FIXTURES), "--answers", str(answers), "--json"])
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert code == 2 and captured.out == "" and len(err) == 1
+    qid = json.loads(lines[0])["question_id"]
+    assert f"{answers}: question id {qid!r} has two answers, on lines 1 and {len(lines) + 1}" in err[0]
+    assert "keep one line per question id" in err[0]
+
+
 @pytest.mark.slow
 def test_generate_with_the_default_model_then_score(tmp_path: Path, base_model_dir: Path) -> None:
     out = tmp_path / "answers.jsonl"
