@@ -163,3 +163,37 @@ def test_counts_sizes_and_seeds_are_checked_as_parsed(
     flag, value = args[-2], args[-1]
     assert f"argument {flag}: must be " in line and repr(value) in line and "--help" in line
     assert ("an integer >= 0" if flag.endswith("seed") else "a positive integer") in line
+
+
+def _damaged_model(folder: Path, fmt: str, damage: str) -> Path:
+    from tests.tiny import save_tiny
+
+    save_tiny(folder, fmt)
+    weights = folder / ("model.safetensors" if fmt == "safetensors" else "pytorch_model.bin")
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not weights at all\n" * 64)
+    return weights
+
+
+@pytest.mark.parametrize("command", ["eval", "attack"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_safetensors_file_is_named_before_any_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, damage: str
+) -> None:
+    weights = _damaged_model(tmp_path / "model", "safetensors", damage)
+    capsys.readouterr()  # the save's progress bar
+    extra = ("--attack", "stresstest") if command == "attack" else ()
+    line = _main_error(capsys, command, "--model", str(tmp_path / "model"), "--dataset", "sst2", *extra)
+    assert f"model file {str(weights)!r} is truncated or not a safetensors file" in line
+    assert "download it again, or re-save the model" in line
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_bin_file_is_one_line_naming_the_file(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    _damaged_model(tmp_path / "model", "bin", damage)
+    capsys.readouterr()
+    args = ("eval", "--model", str(tmp_path / "model"), "--dataset", "sst2", "--n", "2", "--data-dir", str(data_dir))
+    line = _main_error(capsys, *args)
+    assert "could not load the weights pytorch_model.bin in" in line and "download them again" in line

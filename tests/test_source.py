@@ -1,3 +1,5 @@
+import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -6,11 +8,21 @@ from robustness.errors import UserError
 from robustness.models.source import resolve_source
 
 
+# A safetensors file with no tensors: an 8-byte header length, then the JSON header (resolving reads headers).
+EMPTY_SAFETENSORS = struct.pack("<Q", 8) + b"{}      "
+
+
 def _folder(tmp_path: Path, *files: str) -> Path:
     folder = tmp_path / f"model{len(list(tmp_path.iterdir()))}"
     folder.mkdir()
+    shards = [name for name in files if name.endswith(".safetensors")]
     for name in files:
-        (folder / name).write_bytes(b"")
+        data = b""
+        if name.endswith(".safetensors"):
+            data = EMPTY_SAFETENSORS
+        elif name == "model.safetensors.index.json":
+            data = json.dumps({"weight_map": {f"w{i}": shard for i, shard in enumerate(shards)}}).encode()
+        (folder / name).write_bytes(data)
     return folder
 
 

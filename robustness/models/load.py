@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,16 @@ def _from_pretrained(cls: Any, src: ModelSource, **kwargs: Any) -> Any:
         kwargs["gguf_file"] = src.gguf_file
     try:
         return cls.from_pretrained(src.location, **kwargs)
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as exc:
+        if src.kind != "bin" or isinstance(exc, torch.OutOfMemoryError):
+            raise  # safetensors headers were checked when the source was resolved
+        # torch.load's messages for a damaged .bin: a zip without its directory, or bytes that do not unpickle
+        reason = "not a PyTorch weights file" if isinstance(exc, pickle.UnpicklingError) else _first_line(exc)
+        reason = reason.split(". ")[0]
+        raise UserError(
+            f"could not load the weights {', '.join(_weight_files(src))} in {src.location}: {reason}; "
+            "copy or download them again, or re-save the model"
+        ) from None
     except OSError as exc:
         if src.is_local:
             raise UserError(f"could not load {src.describe()}: {_first_line(exc)}") from exc
@@ -95,6 +106,13 @@ def _from_pretrained(cls: Any, src: ModelSource, **kwargs: Any) -> Any:
             f"could not load {src.reference!r} from the Hugging Face Hub or its local cache "
             f"({_first_line(exc)}); check the id, or pass a local folder"
         ) from exc
+
+
+def _weight_files(src: ModelSource) -> list[str]:
+    if src.gguf_file:
+        return [src.gguf_file]
+    folder = Path(src.location)
+    return sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors")) or ["(none found)"]
 
 
 def _first_line(exc: BaseException) -> str:
