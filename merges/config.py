@@ -213,6 +213,7 @@ def _check_parameters(cfg: MergeConfig) -> None:
 def _check_m3(cfg: MergeConfig) -> None:
     m3 = cfg.m3
     if not m3.enabled:
+        _check_m3_off(m3)
         return
     if m3.lambda_ is None and m3.alpha is None:
         raise _field_error("m3.alpha", "is required when m3.lambda is null (lambda is sampled from alpha)")
@@ -223,6 +224,29 @@ def _check_m3(cfg: MergeConfig) -> None:
         raise _field_error(
             "m3.lambda", f"a single number fits 2 models; with {cfg.k} models give a list of {cfg.k} weights"
         )
+
+
+def _check_m3_off(m3: M3Config) -> None:
+    """M3 settings while M3 is off are an error: the merge would be plain while the config reads as M3."""
+    given = [name for name, value in _m3_settings(m3).items() if value]
+    if given:
+        keys = ", ".join(given)
+        raise _field_error(
+            f"m3.{given[0]}",
+            f"is set but m3.enabled is not true, so the merge would be plain; add 'enabled: true' to the m3 block "
+            f"to merge with M3, or remove {keys} for a plain merge",
+        )
+
+
+def _m3_settings(m3: M3Config) -> dict[str, bool]:
+    """Which M3 settings differ from "not given" (None or false), by their YAML names."""
+    return {
+        "alpha": m3.alpha is not None,
+        "lambda": m3.lambda_ is not None,
+        "seed": m3.seed is not None,
+        "preserve_scale": m3.preserve_scale,
+        "per_block": m3.per_block,
+    }
 
 
 def _field_error(key: str, message: str) -> ValueError:

@@ -18,7 +18,8 @@ config keys (YAML):
   parameters      scaling (s > 0, default 1), keep (TIES, 0 < keep <= 1), trim_scope (tensor | global,
                   default global), drop_rate (DARE, 0 <= p < 1), dare_method (average | task_arithmetic | ties)
   m3              enabled, alpha (> 0), lambda (number for 2 models, list for K, null to sample), seed,
-                  preserve_scale (Task Arithmetic: weights K*lambda), per_block (one lambda per layer)
+                  preserve_scale (Task Arithmetic: weights K*lambda), per_block (one lambda per layer);
+                  M3 runs only with enabled: true, and any other m3 key without it is an error
   seed            run seed (DARE masks; M3 draws when m3.seed is null), default 0
   dtype           auto (as the base) | float32 | bfloat16 | float16
   device          auto | cpu | cuda

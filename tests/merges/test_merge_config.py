@@ -47,6 +47,12 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"m3": {"enabled": True, "lambda": [0.2, 0.3, 0.5]}}, "m3.lambda: has 3 weights for 2 models"),
     ({"models": ["a", "b", "c"], "m3": {"enabled": True, "lambda": 0.3}}, "m3.lambda: a single number fits 2 models"),
     ({"m3": {"enabled": True, "alpha": 1, "seed": -3}}, "m3.seed: Input should be greater than or equal to 0"),
+    (
+        {"m3": {"enabled": False, "lambda": 0.3}},  # merged plainly and recorded lambdas [0.5, 0.5]
+        "m3.lambda: is set but m3.enabled is not true, so the merge would be plain; add 'enabled: true'",
+    ),
+    ({"m3": {"alpha": 0.5}}, "m3.alpha: is set but m3.enabled is not true"),  # ran a plain merge
+    ({"m3": {"seed": 3, "per_block": True}}, "or remove seed, per_block for a plain merge"),
     ({"seed": "x"}, "seed: "),
     ({"dtype": "float8"}, "dtype: "),
     ({"device": "tpu"}, "device: "),
@@ -60,6 +66,15 @@ def test_bad_config_names_the_key(change: dict[str, Any], message: str) -> None:
         validate_config({**GOOD, **change})
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("m3", [None, {}, {"enabled": False}, {"enabled": False, "preserve_scale": False}])
+def test_a_plain_merge_has_m3_off_or_absent(m3: dict[str, Any] | None) -> None:
+    """M3 runs only with `enabled: true`; a block without settings (or with their defaults) is a plain merge, and
+    the recorded config validates again (merge.json round trip)."""
+    cfg = validate_config({**GOOD, **({} if m3 is None else {"m3": m3})})
+    assert not cfg.m3.enabled and cfg.fixed_lambdas() is None
+    assert validate_config(cfg.to_record()) == cfg
 
 
 def test_bad_config_fails_before_any_input_is_opened(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def _equal(a: Path, b: Path) -> bool:
 def test_dare_with_zero_drop_rate_is_its_base_method(
     tiny: dict[str, Path], tmp_path: Path, method: str, params: dict[str, Any], m3: bool
 ) -> None:
-    m3_block = {"enabled": m3, "alpha": 0.4, "seed": 3}
+    m3_block = {"enabled": True, "alpha": 0.4, "seed": 3} if m3 else {"enabled": False}
     merge(_config(tiny, 2, method, params, m3=m3_block), tmp_path / "plain")
     dare_params = {**params, "drop_rate": 0.0, "dare_method": method}
     merge(_config(tiny, 2, "dare", dare_params, m3=m3_block), tmp_path / "dare")
