@@ -272,9 +272,14 @@ def load_merge_config(path: str | Path) -> MergeConfig:
     if not file.is_file():
         raise MergeError(f"merge config {str(file)!r} does not exist")
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise MergeError(f"merge config {str(file)!r} is not UTF-8 text; give the YAML file") from None
     except yaml.YAMLError as exc:
-        raise MergeError(f"merge config {str(file)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or type(exc).__name__).split())
+        raise MergeError(f"merge config {str(file)!r} is not valid YAML{where}: {problem}") from None
     return validate_config(data, source=str(file))
 
 

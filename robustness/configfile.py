@@ -23,15 +23,36 @@ def format_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML syntax error in one line: `line 3, column 14: expected ',' or ']', but got '<stream end>'`."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{' '.join(str(problem).split())}"
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """The data in a YAML file, or `UserError` naming the file (and the line and column of a syntax error)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        state = "is not a file" if file.exists() else "does not exist"
+        raise UserError(f"{what} {str(file)!r} {state}; check the path")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{what} {str(file)!r} cannot be read as UTF-8 text ({exc}); is it the YAML file?") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(
+            f"{file}: not valid YAML: {yaml_problem(exc)}; fix the brackets, quotes or indentation there"
+        ) from None
+
+
 def load_config(path: str | Path, model: type[M], overrides: Mapping[str, Any] | None = None) -> M:
     """Validate the YAML mapping in `path` (with non-None `overrides` applied on top) as `model`."""
     file = Path(path)
-    if not file.is_file():
-        raise UserError(f"config file {str(file)!r} does not exist")
-    try:
-        raw: Any = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{file}: not valid YAML ({exc})") from None
+    raw: Any = read_yaml(file) or {}
     if not isinstance(raw, dict):
         raise UserError(f"{file}: expected a mapping of keys at the top level")
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})

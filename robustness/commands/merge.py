@@ -53,12 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from merges import MergeError, load_merge_config, merge
+    from merges import MergeError, merge
     from merges.config import validate_config
+    from robustness.configfile import read_yaml
     from robustness.errors import UserError
 
+    raw = read_yaml(args.config, what="merge config")
     try:
-        config = load_merge_config(args.config)
+        config = validate_config(raw, source=args.config)
         data = config.to_record()
         resolved = _resolve_builtin(data)
         if resolved != data:

@@ -90,3 +90,21 @@ def test_output_from_the_config_and_missing_output(
     bare = _write_config(tmp_path / "bare.yaml", tiny)
     assert main(["merge", str(bare)]) == 2
     assert "output: no output folder" in capsys.readouterr().err
+
+
+def _error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["merge", *args]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1 and lines[0].startswith("m3r merge: error: "), captured
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_yaml_syntax_error_gives_line_and_column(
+    tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "merge.yaml"
+    config.write_text(f"base_model: {tiny['base']}\nmethod: ties\nparameters: {{keep: 0.5, scaling: [1.0}}\n")
+    line = _error(capsys, str(config), "--out", str(tmp_path / "out"))
+    assert f"{config}: not valid YAML: line 3, column" in line and "fix the brackets, quotes or indentation" in line
