@@ -1,7 +1,8 @@
 """The streaming merge loop: plan from headers, check, (rank,) merge piece by piece, write, rename.
 
 Order of work, so that nothing is written unless the merge can finish:
-1. validate the config and open every input's headers; check architectures, tensor names and shapes
+1. validate the config and open every input's headers; check that the output folder is writable and neither
+   is, holds nor lies inside an input (`merges.io.check_output`); check architectures, tensor names and shapes
    (`merges.plan`); decide every lambda (`merges.m3`);
 2. read every input tensor once to reject NaN or Inf, naming the tensor (for TIES with global trimming this is
    the first of its two ranking passes, `merges.magnitude`);
@@ -29,7 +30,7 @@ from torch import Tensor
 
 from merges.config import MergeConfig, load_merge_config, validate_config
 from merges.errors import MergeError
-from merges.io import Checkpoint, ShardedSafetensorsWriter, atomic_folder, copy_side_files
+from merges.io import Checkpoint, ShardedSafetensorsWriter, atomic_folder, check_output, copy_side_files
 from merges.m3 import LambdaPlan, lambda_group, plan_lambdas
 from merges.magnitude import StreamingKthMagnitude, keep_count, kth_largest_magnitude
 from merges.methods import (
@@ -87,6 +88,7 @@ def merge(
     try:
         for i, ref in enumerate([cfg.base_model, *cfg.models]):
             opened.append(Checkpoint(ref, "base_model" if i == 0 else f"models[{i - 1}]"))
+        check_output(out, [(c.label, c.folder) for c in opened])  # headers only so far: no weight was read
         return _merge(cfg, opened[0], opened[1:], device, out, overwrite, started)
     finally:
         for checkpoint in opened:

@@ -24,7 +24,7 @@ config keys (YAML):
   dtype           auto (as the base) | float32 | bfloat16 | float16
   device          auto | cpu | cuda
   max_shard_size  e.g. 5GB (default), 500MB
-  output          output folder (--out overrides it)
+  output          output folder (--out overrides it); never an input's folder, inside one, or around one
 
 example:
   base_model: smollm2-135m-instruct

@@ -101,6 +101,58 @@ def _error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return lines[0]
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("which", ["base", "e1", "e2"])
+def test_overwrite_never_replaces_an_input(
+    tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    config = _write_config(tmp_path / "merge.yaml", tiny)
+    before = _snapshot(tiny[which])
+    label = {"base": "base_model", "e1": "models[0]", "e2": "models[1]"}[which]
+    spelled = tiny[which] / ".." / tiny[which].name  # another spelling of the same folder: paths are resolved
+    line = _error(capsys, str(config), "--out", str(spelled), "--overwrite")
+    assert f"is the folder of {label}" in line and "choose an output folder outside every input" in line
+    assert _snapshot(tiny[which]) == before
+
+
+def test_output_inside_or_around_an_input_is_refused(
+    tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(tmp_path / "merge.yaml", tiny)
+    line = _error(capsys, str(config), "--out", str(tiny["e1"] / "merged"))
+    assert "lies inside the folder of models[0]" in line
+    assert not (tiny["e1"] / "merged").exists()
+    line = _error(capsys, str(config), "--out", str(tiny["e2"].parent), "--overwrite")
+    assert "holds base_model" in line and "would delete that input" in line
+
+
+def test_an_unwritable_output_fails_before_any_weight_is_read(
+    tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import merges.io
+
+    def no_reads(self: merges.io.Checkpoint, name: str) -> None:
+        raise AssertionError(f"read {name} before the output was checked")
+
+    monkeypatch.setattr(merges.io.Checkpoint, "read", no_reads)
+    config = _write_config(tmp_path / "merge.yaml", tiny)
+    (tmp_path / "a-file").write_text("x")
+    line = _error(capsys, str(config), "--out", str(tmp_path / "a-file" / "sub" / "merged"))
+    assert f"lies below {str(tmp_path / 'a-file')!r}, which is a file; choose another path" in line
+    line = _error(capsys, str(config), "--out", str(tmp_path / "a-file"), "--overwrite")
+    assert "is a file, not a folder" in line
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(merges.io.tempfile, "NamedTemporaryFile", refuse)
+    line = _error(capsys, str(config), "--out", str(tmp_path / "merged"))
+    assert "cannot be written (Permission denied); choose a writable place" in line
+
+
 def test_yaml_syntax_error_gives_line_and_column(
     tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
