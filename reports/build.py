@@ -18,6 +18,7 @@ import pandas as pd
 
 from reports import clean as clean_mod
 from reports import curves, effects, livebench, provenance, table3
+from reports.completeness import Completeness, notice_blocks, run_completeness
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from reports.formatting import csv_text
 from reports.html import render_html
@@ -50,6 +51,7 @@ class Written:
     out_dir: Path
     files: list[str]  # relative to out_dir, sorted
     warnings: list[str]
+    completeness: Completeness | None = None
 
 
 def _effects_tables(frame: pd.DataFrame) -> tuple[Table, Table]:
@@ -235,10 +237,12 @@ def write_report(
     """Render the report of `run_dir` into `out_dir` (default: <run_dir>/report)."""
     run = load_run(run_dir)
     report = build_report(run, resamples, seed)
+    status = run_completeness(run_dir)
+    blocks = [*notice_blocks(status), *report.blocks]  # an unfinished run says so before anything else
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
     files: dict[str, bytes] = {
-        "report.md": render_markdown(report.title, report.blocks).encode(),
-        "report.html": render_html(report.title, report.blocks).encode(),
+        "report.md": render_markdown(report.title, blocks).encode(),
+        "report.html": render_html(report.title, blocks).encode(),
     }
     for table in report.tables:
         files[f"tables/{table.name}.csv"] = csv_text(table.data).encode()
@@ -246,7 +250,7 @@ def write_report(
     for figure in report.figures:
         files[f"figures/{figure.name}.png"] = figure.png
     _write_atomically(out, files)
-    return Written(out, sorted(files), report.warnings)
+    return Written(out, sorted(files), report.warnings, status)
 
 
 def _write_atomically(out: Path, files: dict[str, bytes]) -> None:
