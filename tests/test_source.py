@@ -7,7 +7,6 @@ import pytest
 from robustness.errors import UserError
 from robustness.models.source import resolve_source
 
-
 # A safetensors file with no tensors: an 8-byte header length, then the JSON header (resolving reads headers).
 EMPTY_SAFETENSORS = struct.pack("<Q", 8) + b"{}      "
 
