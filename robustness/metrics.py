@@ -32,8 +32,8 @@ def metric_for(dataset: str) -> str:
 
 
 def pdr(clean: float, attacked: float) -> float | None:
-    """Performance Drop Rate (clean - attacked) / clean; None (undefined) when clean <= 0."""
-    if clean <= 0 or math.isnan(clean):
+    """Performance Drop Rate (clean - attacked) / clean; None (undefined) when clean <= 0 or either value is NaN."""
+    if math.isnan(clean) or math.isnan(attacked) or clean <= 0:
         return None
     return (clean - attacked) / clean
 

@@ -29,6 +29,7 @@ def test_pdr() -> None:
     assert pdr(0.5, 0.6) == pytest.approx(-0.2)  # the attack helped: negative drop
     assert pdr(0.0, -0.1) is None
     assert pdr(-0.2, -0.3) is None  # MCC below zero: undefined, never a sign-flipped number
+    assert pdr(0.5, math.nan) is None and pdr(math.nan, 0.5) is None  # a missing value is undefined, not NaN
 
 
 def test_mismatched_lengths() -> None:
