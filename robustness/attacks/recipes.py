@@ -22,6 +22,16 @@ AttackName = Literal["deepwordbug", "bertattack", "stresstest"]
 SearchName = Literal["greedy", "paper"]
 
 
+def seed_changes_attack(attack: str, search: str) -> bool:
+    """Whether the attack seed changes the attack itself, not only which rows an experiment attacks.
+
+    DeepWordBug draws its character edits with the seed (either search); the paper search draws its word positions
+    with it. Greedy BERTAttack (ranked words, a deterministic word generator) and StressTest (every suffix tried)
+    ignore it: run with several seeds they give row resamples (`experiment.plan.attack_rows`), not attack seeds.
+    """
+    return attack == "deepwordbug" or (attack == "bertattack" and search == "paper")
+
+
 @dataclass
 class AttackResult:
     attack: str

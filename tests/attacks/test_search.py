@@ -135,3 +135,28 @@ def test_bertattack_asks_the_generator_for_the_configured_number_of_candidates()
     # three positions of five candidates each, plus the clean prompt: no importance queries in paper search
     assert result.evaluations <= 1 + 3 * 5 + 1
     assert result.generator == "scripted"
+
+
+def test_which_attacks_the_seed_changes() -> None:
+    """`seed_changes_attack` says which seeds are attack seeds in the report; check it against the attacks."""
+    from robustness.attacks.constraints import MinSimilarity
+    from robustness.attacks.recipes import seed_changes_attack
+
+    class Generator:
+        name = "scripted"
+
+        def candidates(self, prompt: PromptText, index: int, k: int) -> list[str]:
+            return [f"{prompt.words[index]}{j}" for j in range(k)]
+
+    similarity = MinSimilarity(lambda original, texts: [1.0] * len(texts), 0.8, "scripted")
+    bert = {"generator": Generator(), "similarity": similarity, "candidates": 3}
+
+    def attacked(attack: str, search: str, seed: int) -> tuple[str, tuple[int, ...]]:
+        extra = bert if attack == "bertattack" else {}
+        result = run_attack(attack, evaluator(damage_of(WEIGHTS)), SST2_PROMPT, seed=seed, search=search, **extra)  # type: ignore[arg-type]
+        return result.attacked_prompt, tuple(result.attacked.predictions)
+
+    for attack, search in [("deepwordbug", "greedy"), ("deepwordbug", "paper"), ("bertattack", "greedy"),
+                           ("bertattack", "paper"), ("stresstest", "greedy")]:  # fmt: skip
+        outcomes = {attacked(attack, search, seed) for seed in (1, 2, 3, 4)}
+        assert (len(outcomes) > 1) == seed_changes_attack(attack, search), (attack, search)
