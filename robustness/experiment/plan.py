@@ -69,6 +69,14 @@ def pair_name(pair: list[str]) -> str:
     return "+".join(pair)
 
 
+def plain_model_id(pair: str, method_name: str) -> str:
+    """The plain merge of one configured method (its name, not its type: a config may hold two TIES settings).
+
+    Its M3 candidates' ids extend it, and a selection (keyed by pair and configured name) names the plain model
+    its chosen candidate is reported against: this id."""
+    return f"{pair}/{method_name}"
+
+
 def _merge_config(
     cfg: ExperimentConfig, pair: list[str], method: MethodConfig, m3: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -95,7 +103,7 @@ def plain_models(cfg: ExperimentConfig) -> list[ModelSpec]:
     out = []
     for pair in cfg.pairs:
         for method in cfg.methods:
-            model_id = f"{pair_name(pair)}/{method.name}"
+            model_id = plain_model_id(pair_name(pair), method.name)
             merge = _merge_config(cfg, pair, method, None)
             out.append(ModelSpec(model_id, method.method, method.name, pair_name(pair), merge=merge))
     return out
@@ -116,7 +124,7 @@ def candidate_models(cfg: ExperimentConfig) -> list[ModelSpec]:
                         "preserve_scale": cfg.m3.preserve_scale,
                         "per_block": cfg.m3.per_block,
                     }
-                    model_id = f"{pair_name(pair)}/{method.name}+m3/a{alpha:g}-d{draw}"
+                    model_id = f"{plain_model_id(pair_name(pair), method.name)}+m3/a{alpha:g}-d{draw}"
                     merge = _merge_config(cfg, pair, method, m3)
                     spec = ModelSpec(model_id, method.method, method.name, pair_name(pair), True, alpha, draw, merge)
                     out.append(spec)

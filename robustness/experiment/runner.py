@@ -22,7 +22,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from robustness.data.glue import GlueSplit, load_glue
 from robustness.experiment import units as run
 from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.plan import ModelSpec, Unit, candidate_models, phase_one, phase_two, plain_models, row_parts
+from robustness.experiment.plan import (
+    ModelSpec,
+    Unit,
+    candidate_models,
+    phase_one,
+    phase_two,
+    plain_model_id,
+    plain_models,
+    row_parts,
+)
 from robustness.store import Store
 from robustness.store.records import CleanRecord, SelectionRecord
 
@@ -156,7 +165,7 @@ class Runner:
                 stored = self.store.get(unit.key)
                 assert stored is not None
                 record = SelectionRecord.model_validate(stored.result)
-                out[f"{record.pair}/{unit.inputs['method']}"] = by_id[record.chosen_model_id]
+                out[plain_model_id(record.pair, unit.inputs["method"])] = by_id[record.chosen_model_id]
         return out
 
 
