@@ -29,6 +29,7 @@ from reports.variants import METHOD_LABEL, METHOD_ORDER, carried_forward, chosen
 from robustness.errors import UserError
 
 DEFAULT_RESAMPLES = 2000
+DEFAULT_PERMUTATIONS = 9999  # p >= 1/10000: Holm over 96 comparisons can still reach 0.01
 
 
 @dataclass(frozen=True)
@@ -54,44 +55,60 @@ class Written:
     completeness: Completeness | None = None
 
 
-def _effects_tables(frame: pd.DataFrame) -> tuple[Table, Table]:
+def effects_notes(permutations: int) -> list[str]:
+    """What each column of the effects tables is, and what it can and cannot show (README, "Reading the
+    statistics")."""
+    return [
+        "Δ: A minus B (M3 minus plain; method + M3 minus DARE), the mean over seeds of the per-seed difference on "
+        "the same rows. It favours M3 when positive for the attacked metric (↑ better) and negative for PDR "
+        "(↓ better).",
+        "95% CI: paired bootstrap over rows. The distinct rows are resampled once for all seeds (seeds share rows, "
+        "and a row's clean prediction is the same in every seed) and each resample is applied to both arms; "
+        "percentile interval. It is conditional on the attacked prompts each seed found: it covers the sampling "
+        "of rows, not the chance that another seed would find other prompts.",
+        "p (rows): paired permutation test on per-row outcomes. Each row's two arms are swapped at random (the "
+        "same swap in every seed that used the row) and the metric or PDR is recomputed seed by seed; every "
+        f"assignment when few rows differ (exact), else {permutations} random ones. Also conditional on the "
+        "attacked prompts found: a small p says the arms differ on these rows beyond row-level chance, not that "
+        "another attack seed would give the same difference.",
+        "p (seeds): paired t-test across attack seeds (the exact sign-flip test when every seed gives the same "
+        "difference; Wilcoxon from 6 seeds on). It reflects the variation between seeds, but with 3 seeds it has "
+        "2 degrees of freedom and little power: a large p means 'could not tell', not 'no effect'. None where "
+        "the attack ignores its seed (the seeds only drew rows).",
+        "p (Holm): Holm's correction of p (rows) over every comparison in this report with a defined estimate (this "
+        "table and the DARE table). The row-level test feeds it because it uses every row and so can detect "
+        "an effect; read a small adjusted p as 'these arms differ under these attacked prompts' and p (seeds) for "
+        "whether the seeds agree.",
+        "n: distinct rows × seeds. An undefined estimate (PDR where a clean metric <= 0 on some seed) has no "
+        "interval and no p-value and is not in Holm's family; a PDR undefined in more than 2.5% of the resamples "
+        "has no interval (flagged in the note).",
+    ]
+
+
+def _test_columns(wilcoxon: bool) -> list[str]:
+    """The effects tables' columns after the difference; Wilcoxon only where some comparison has 6 seeds."""
+    return ["95% CI", "p (rows)", "p (seeds)", *(["p (Wilcoxon)"] if wilcoxon else []), "p (Holm)", "n", "Note"]
+
+
+def _effects_tables(frame: pd.DataFrame, permutations: int) -> tuple[Table, Table]:
     order = frame.assign(
         _m=frame["method"].map(METHOD_ORDER),
         _d=frame["dataset"].map(table3.DATASET_ORDER),
         _a=frame["attack"].map(lambda a: {"deepwordbug": 0, "bertattack": 1, "stresstest": 2}.get(a, 9)),
         _q=frame["quantity"].map({"attacked": 0, "pdr": 1}),
-    ).sort_values(["pair", "_m", "b_variant", "_d", "_a", "search", "_q"])
+    ).sort_values(["pair", "_m", "b_variant", "a_variant", "_d", "_a", "search", "_q"])
     order = order.drop(columns=["_m", "_d", "_a", "_q"]).reset_index(drop=True)
     m3 = order[order.family == "m3_vs_plain"].reset_index(drop=True)
     dare = order[order.family == "m3_vs_dare"].reset_index(drop=True)
-    common = ["95% CI", "p (t-test)"]
+    m3_wilcoxon, dare_wilcoxon = (bool(f["p_wilcoxon"].notna().any()) if len(f) else False for f in (m3, dare))
     m3_table = Table(
         "m3_effects",
         "M3 effects: M3 minus plain, per method, dataset and attack",
         m3,
-        [
-            "Pair",
-            "Method",
-            "Cell",
-            "Quantity",
-            "Plain",
-            "M3",
-            "Δ (M3 − plain)",
-            *common,
-            "p (Wilcoxon)",
-            "p (Holm)",
-            "n",
-            "Note",
-        ],
-        effects.display_rows(m3, with_wilcoxon=True),
-        [
-            "Δ: mean over seeds of the per-seed difference on the same samples. 95% CI: paired bootstrap over "
-            "samples within each seed (the same resample for both arms), averaged over seeds.",
-            "p (t-test): paired t-test across seeds; Wilcoxon signed-rank from 6 seeds on; p (Holm): Holm's "
-            "correction over every comparison in this report (this table and the DARE table).",
-        ],
+        ["Pair", "Method", "Cell", "Quantity", "Plain", "M3", "Δ (M3 − plain)", *_test_columns(m3_wilcoxon)],
+        effects.display_rows(m3, with_wilcoxon=m3_wilcoxon),
+        effects_notes(permutations),
     )
-    dare_rows = effects.display_rows(dare, with_wilcoxon=False)
     dare_table = Table(
         "m3_vs_dare",
         "M3 vs DARE: each method + M3 minus plain DARE",
@@ -104,18 +121,17 @@ def _effects_tables(frame: pd.DataFrame) -> tuple[Table, Table]:
             "DARE",
             "Method + M3",
             "Δ (M3 − DARE)",
-            *common,
-            "p (Holm)",
-            "n",
-            "Note",
+            *_test_columns(dare_wilcoxon),
         ],
-        dare_rows,
-        ["Same samples per seed for both arms, so the comparison is paired as for M3 vs plain."],
+        effects.display_rows(dare, with_wilcoxon=dare_wilcoxon),
+        ["Same rows per seed for both arms, so the comparison is paired as for M3 vs plain; columns as there."],
     )
     return m3_table, dare_table
 
 
-def build_report(run: RunData, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> Report:
+def build_report(
+    run: RunData, resamples: int = DEFAULT_RESAMPLES, seed: int = 0, permutations: int = DEFAULT_PERMUTATIONS
+) -> Report:
     """Every table, figure and sentence of the report, from the run's frames (no I/O)."""
     warnings: list[str] = []
     chosen = chosen_models(run.frame("selection"))
@@ -125,8 +141,8 @@ def build_report(run: RunData, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
 
     cells = table3.attack_cells(attacks)
     t3 = table3.table3(cells)
-    effect_frame = effects.effects_frame(attacks, resamples, seed)
-    m3_table, dare_table = _effects_tables(effect_frame)
+    effect_frame = effects.effects_frame(attacks, resamples, seed, permutations, warnings)
+    m3_table, dare_table = _effects_tables(effect_frame, permutations)
     clean_table = clean_mod.clean_table(clean_mod.clean_cells(clean_rows))
     agreement = clean_mod.agreement_frame(run.frame("clean"))
     warnings += clean_mod.agreement_warnings(agreement)
@@ -145,6 +161,12 @@ def build_report(run: RunData, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
     )
     if len(undefined):
         warnings.append(f"{len(undefined)} PDR comparison(s) undefined: a clean metric <= 0 on some seed")
+    withheld = int((effect_frame.estimate.notna() & effect_frame.ci_low.isna()).sum()) if len(effect_frame) else 0
+    if withheld:
+        warnings.append(
+            f"{withheld} interval(s) withheld: the quantity is undefined in more than 2.5% of the resamples "
+            "(a clean metric near 0); see the effects tables' notes"
+        )
 
     meta = run.meta
     blocks: list[Block] = [
@@ -211,11 +233,14 @@ def build_report(run: RunData, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
             provenance.conventions([attacks, clean_rows, ood_rows])
             + provenance.attack_sources(attacks)
             + [
-                f"Bootstrap: {resamples} paired resamples per comparison, percentile 95% interval, seed {seed} "
-                "(each comparison's stream derived from it and the comparison's name).",
-                f"Holm correction over {int(effect_frame['p_t'].notna().sum()) if len(effect_frame) else 0} "
-                "comparisons with a t-test p-value (M3 effects and M3 vs DARE together).",
+                f"Bootstrap: {resamples} paired resamples per comparison of the distinct rows, jointly across "
+                f"seeds, percentile 95% interval; permutation test: exact, or {permutations} random arm swaps per "
+                f"comparison; seed {seed} (each comparison's streams derived from it and the comparison's name).",
+                f"Holm correction over {int(effect_frame['p_rows'].notna().sum()) if len(effect_frame) else 0} "
+                "comparisons with a row-level permutation p-value (M3 effects and M3 vs DARE together); the "
+                "seed-level p-values are shown beside them, unadjusted.",
             ]
+            + provenance.attack_seeds(attacks)
         ),
     ]
     return Report(f"Robustness report: {run.name}", blocks, warnings)

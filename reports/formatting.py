@@ -15,6 +15,17 @@ def is_missing(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+def mean_of_all(values: Iterable[float | None]) -> float | None:
+    """The mean when every value is present; None when any is missing (None or NaN) or there is none.
+
+    A table cell that averages over seeds must not quietly average over fewer seeds than it says (pandas' mean
+    skips NaN)."""
+    listed = list(values)
+    if not listed or any(is_missing(v) for v in listed):
+        return None
+    return float(sum(float(v) for v in listed if v is not None) / len(listed))
+
+
 def num(x: float | None, digits: int = 3) -> str:
     return MISSING if is_missing(x) else f"{x:.{digits}f}"
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from reports.variants import ATTACK_LABEL, METHOD_LABEL
+from robustness.attacks.recipes import seed_changes_attack
 
 
 def _value(x: object) -> str:
@@ -51,14 +52,31 @@ def attack_sources(attacks: pd.DataFrame) -> list[str]:
     return out
 
 
+def attack_seeds(attacks: pd.DataFrame) -> list[str]:
+    """Per attack and search: whether its seeds are attack seeds, or only drew other rows."""
+    if attacks.empty:
+        return []
+    out = []
+    for (attack, search), g in attacks.groupby(["attack", "search"], sort=True):
+        seeds = ", ".join(str(s) for s in sorted({int(s) for s in g["seed"]}))
+        label = f"{ATTACK_LABEL.get(attack, attack)} ({search} search): seed(s) {seeds}"
+        if seed_changes_attack(str(attack), str(search)):
+            out.append(f"{label} are attack seeds (they draw the attack's edits or positions, and the rows)")
+        else:
+            out.append(f"{label} only draw rows: the attack ignores its seed, so several seeds are row resamples")
+    return out
+
+
 def sample_sizes(attacks: pd.DataFrame, clean: pd.DataFrame, livebench: pd.DataFrame) -> list[str]:
     out = []
     if len(attacks):
-        per_cell = attacks.groupby(["model_id", "dataset", "attack", "search"]).size()
+        cells = attacks.groupby(["model_id", "dataset", "attack", "search"])
         sizes = [len(i) for i in attacks["indices"]]
+        rows = cells["indices"].agg(lambda g: len({int(i) for indices in g for i in indices}))
         out.append(
-            f"Attacks in the tables: {len(attacks)} results, {_span(per_cell)} seeds per cell, "
-            f"{_span(sizes)} samples per seed, seeds {sorted({int(s) for s in attacks['seed']})}"
+            f"Attacks in the tables: {len(attacks)} results, {_span(cells.size())} seeds per cell, "
+            f"{_span(sizes)} samples per seed, {_span(rows)} distinct rows per cell, "
+            f"seeds {sorted({int(s) for s in attacks['seed']})}"
         )
     if len(clean):
         for split, g in clean.groupby("split", sort=True):

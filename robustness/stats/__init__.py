@@ -1,16 +1,27 @@
-"""Statistics over stored predictions: paired bootstrap intervals, paired tests across seeds, Holm correction.
+"""Statistics over stored predictions: joint paired bootstrap intervals, row-level permutation tests, paired
+tests across seeds, Holm correction.
 
-Pure functions over arrays; nothing here reads the store or runs a model.
+Pure functions over arrays; nothing here reads the store or runs a model. README, "Reading the statistics", says
+what each number can and cannot show.
 """
 
-from robustness.stats.bootstrap import QUANTITIES, BootstrapInterval, derived_seed, observed, paired_bootstrap
+from robustness.stats.bootstrap import (
+    MAX_UNDEFINED,
+    QUANTITIES,
+    BootstrapInterval,
+    derived_seed,
+    observed,
+    paired_bootstrap,
+)
 from robustness.stats.comparison import Effect, compare
 from robustness.stats.holm import holm
-from robustness.stats.pairing import ArmRun, PairedRun, Pairing, pair_runs
+from robustness.stats.pairing import ArmRun, PairedRun, Pairing, SharedRows, pair_runs, shared_rows
+from robustness.stats.permutation import PermutationTest, paired_permutation_test
 from robustness.stats.resample import batch_mcc, batch_metric
-from robustness.stats.seed_tests import WILCOXON_MIN, SeedTest, paired_seed_test
+from robustness.stats.seed_tests import WILCOXON_MIN, SeedTest, paired_seed_test, sign_flip_p
 
 __all__ = [
+    "MAX_UNDEFINED",
     "QUANTITIES",
     "WILCOXON_MIN",
     "ArmRun",
@@ -18,7 +29,9 @@ __all__ = [
     "Effect",
     "PairedRun",
     "Pairing",
+    "PermutationTest",
     "SeedTest",
+    "SharedRows",
     "batch_mcc",
     "batch_metric",
     "compare",
@@ -27,5 +40,8 @@ __all__ = [
     "observed",
     "pair_runs",
     "paired_bootstrap",
+    "paired_permutation_test",
     "paired_seed_test",
+    "shared_rows",
+    "sign_flip_p",
 ]

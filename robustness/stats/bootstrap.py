@@ -1,11 +1,24 @@
 """Paired bootstrap of an arm-A-minus-arm-B difference (M3 minus plain) in clean metric, attacked metric and PDR.
 
-Resampling scheme (the contract the tests replay with a plain loop): with `rng = numpy.random.default_rng(seed)`,
-for each replicate in name order draw `rng.integers(0, n, size=(B, n))` once; row b is resample b of that
-replicate's samples and is applied to both arms alike (that is the pairing). Each resample's metrics are
-recomputed, per-replicate differences are averaged over replicates, and the interval is the percentile interval
-of those B averages. PDR per arm is (clean - attacked) / clean from the same resample; a resample in which any
-replicate's clean metric is <= 0 in either arm has no PDR and is skipped (and counted), as attacks.md demands.
+The unit resampled is the sample (a report row), jointly across attack seeds: seeds draw their rows from the same
+report rows and a row's clean prediction is the same in every seed, so resampling rows independently within each
+seed treats correlated seeds as independent and gives intervals that are too narrow (README, "Reading the
+statistics").
+
+Resampling scheme (the contract the tests replay with a plain loop): the distinct samples of all replicates,
+sorted by index, are the population (`SharedRows`); with `rng = numpy.random.default_rng(seed)` draw
+`rng.integers(0, N, size=(B, N))` once. Row b of that draw is resample b: every replicate keeps the drawn samples
+it contains, as often as they were drawn, and both arms use the same resample (that is the pairing). Each
+resample's metrics are recomputed per replicate, per-replicate differences are averaged over replicates, and the
+interval is the percentile interval of those B averages.
+
+The interval is conditional on the attacked prompts the attack found for each seed: it covers the sampling of
+rows, not the chance of finding other prompts with another seed (the seed-level test speaks to that).
+
+A resample has no value when a replicate drew none of its samples, and for PDR when any replicate's clean metric
+is <= 0 in either arm (attacks.md). Where the full-sample estimate is undefined there is no interval; where more
+than `MAX_UNDEFINED` of the resamples have no value the interval is withheld too (the ones left are not a sample
+of the estimator's distribution but a conditional slice of it).
 """
 
 from __future__ import annotations
@@ -17,10 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from robustness.metrics import METRICS, pdr
-from robustness.stats.pairing import PairedRun
+from robustness.stats.pairing import PairedRun, SharedRows, shared_rows
 from robustness.stats.resample import batch_metric
 
 QUANTITIES = ("clean", "attacked", "pdr")
+MAX_UNDEFINED = 0.025  # share of resamples without a value above which no interval is given
+CHUNK_CELLS = 4_000_000  # resamples x (sample, seed) pairs computed at once: bounds memory on large studies
 
 
 @dataclass(frozen=True)
@@ -28,15 +43,20 @@ class BootstrapInterval:
     """Observed difference (A - B, mean over replicates) and its percentile interval."""
 
     quantity: str
-    estimate: float | None  # None: PDR undefined on the full samples (a clean metric <= 0)
-    low: float | None
+    estimate: float | None  # None: undefined on the full samples (PDR with a clean metric <= 0)
+    low: float | None  # None with `estimate`, or when too many resamples had no value (`withheld`)
     high: float | None
     resamples: int  # B
-    used: int  # resamples that gave a value (all of them, except for PDR)
+    used: int  # resamples that gave a value
 
     @property
     def skipped(self) -> int:
         return self.resamples - self.used
+
+    @property
+    def withheld(self) -> bool:
+        """Defined estimate, but more than MAX_UNDEFINED of the resamples had no value: no interval."""
+        return self.estimate is not None and self.skipped > MAX_UNDEFINED * self.resamples
 
 
 def derived_seed(seed: int, *parts: str) -> int:
@@ -65,6 +85,40 @@ def observed(runs: Sequence[PairedRun], metric_name: str) -> dict[str, float | N
     }
 
 
+def resample_counts(rows: SharedRows, resamples: int, seed: int) -> np.ndarray:
+    """(B, N) counts: how often resample b drew distinct sample j (the scheme in the module docstring)."""
+    n = rows.n_rows
+    draws = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    flat = (draws + n * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
+
+
+def weighted_differences(
+    rows: SharedRows, metric_name: str, counts: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Per resample: the A - B differences averaged over replicates, and which resamples have a value.
+
+    Returns (differences by quantity, defined for clean/attacked, defined for PDR)."""
+    out = {q: np.zeros(len(counts)) for q in QUANTITIES}
+    drawn = np.ones(len(counts), dtype=bool)
+    ok_pdr = np.ones(len(counts), dtype=bool)
+    for run, pos in zip(rows.runs, rows.positions, strict=True):
+        w = counts[:, pos]
+        ac, aa, bc, ba = (
+            batch_metric(metric_name, run.labels, p, w)
+            for p in (run.a_clean, run.a_attacked, run.b_clean, run.b_attacked)
+        )
+        has = w.sum(axis=1) > 0
+        drawn &= has
+        ok = has & (ac > 0) & (bc > 0)
+        ok_pdr &= ok
+        with np.errstate(divide="ignore", invalid="ignore"):  # where a clean metric is <= 0 the value is dropped
+            out["pdr"] += np.where(ok, (ac - aa) / ac - (bc - ba) / bc, 0.0)
+        out["clean"] += np.where(has, ac - bc, 0.0)
+        out["attacked"] += np.where(has, aa - ba, 0.0)
+    return {q: v / rows.n_seeds for q, v in out.items()}, drawn, ok_pdr & drawn
+
+
 def paired_bootstrap(
     runs: Sequence[PairedRun], metric_name: str, resamples: int = 2000, seed: int = 0, level: float = 0.95
 ) -> dict[str, BootstrapInterval]:
@@ -73,29 +127,23 @@ def paired_bootstrap(
         raise ValueError("no paired replicates to bootstrap")
     if resamples < 1 or not 0 < level < 1:
         raise ValueError("resamples must be >= 1 and level in (0, 1)")
-    rng = np.random.default_rng(seed)
-    per_run: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
-    defined = np.ones(resamples, dtype=bool)
-    for run in sorted(runs, key=lambda r: r.replicate):
-        idx = rng.integers(0, run.n, size=(resamples, run.n))
-        y = run.labels[idx]
-        ac, aa = batch_metric(metric_name, y, run.a_clean[idx]), batch_metric(metric_name, y, run.a_attacked[idx])
-        bc, ba = batch_metric(metric_name, y, run.b_clean[idx]), batch_metric(metric_name, y, run.b_attacked[idx])
-        per_run["clean"].append(ac - bc)
-        per_run["attacked"].append(aa - ba)
-        ok = (ac > 0) & (bc > 0)
-        defined &= ok
-        with np.errstate(divide="ignore", invalid="ignore"):  # where a clean metric is <= 0 the value is dropped
-            per_run["pdr"].append(np.where(ok, (ac - aa) / ac - (bc - ba) / bc, 0.0))
-    estimates = observed(runs, metric_name)
+    rows = shared_rows(runs)
+    counts = resample_counts(rows, resamples, seed)
+    step = max(1, CHUNK_CELLS // max(1, rows.n_pairs))
+    parts = [weighted_differences(rows, metric_name, counts[i : i + step]) for i in range(0, resamples, step)]
+    values = {q: np.concatenate([p[0][q] for p in parts]) for q in QUANTITIES}
+    drawn = np.concatenate([p[1] for p in parts])
+    ok_pdr = np.concatenate([p[2] for p in parts])
+    estimates = observed(rows.runs, metric_name)
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
     out = {}
     for q in QUANTITIES:
-        means = np.mean(per_run[q], axis=0)
-        keep = defined if q == "pdr" else np.ones(resamples, dtype=bool)
-        values = means[keep]
-        low, high = (float(v) for v in np.percentile(values, tails)) if len(values) else (None, None)
-        out[q] = BootstrapInterval(q, estimates[q], low, high, resamples, int(keep.sum()))
+        keep = ok_pdr if q == "pdr" else drawn
+        used = int(keep.sum())
+        low = high = None
+        if estimates[q] is not None and used and resamples - used <= MAX_UNDEFINED * resamples:
+            low, high = (float(v) for v in np.percentile(values[q][keep], tails))
+        out[q] = BootstrapInterval(q, estimates[q], low, high, resamples, used)
     return out
 
 

@@ -41,6 +41,49 @@ class PairedRun:
 
 
 @dataclass(frozen=True)
+class SharedRows:
+    """The distinct samples behind a set of paired replicates, and where each replicate's samples sit among them.
+
+    Attack seeds draw their rows from the same report rows (`robustness.experiment.plan.attack_rows`), so one
+    sample can appear in several replicates, with the same label and, per arm, the same clean prediction. The
+    sample, not the (sample, seed) pair, is the unit that was drawn: resampling and permutation work on it.
+    """
+
+    runs: tuple[PairedRun, ...]  # sorted by replicate name
+    indices: np.ndarray  # the distinct sample indices, sorted
+    positions: tuple[np.ndarray, ...]  # per run: the position of each of its samples in `indices`
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.indices)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.runs)
+
+    @property
+    def n_pairs(self) -> int:
+        """(sample, seed) pairs: what 'seeds x samples per seed' counts, repeats included."""
+        return sum(run.n for run in self.runs)
+
+
+def shared_rows(runs: Sequence[PairedRun]) -> SharedRows:
+    """Line up replicates on their distinct samples; a sample must carry the same label in every replicate."""
+    if not runs:
+        raise ValueError("no paired replicates")
+    ordered = tuple(sorted(runs, key=lambda r: r.replicate))
+    indices = np.unique(np.concatenate([run.indices for run in ordered]))
+    positions = tuple(np.searchsorted(indices, run.indices) for run in ordered)
+    labels = np.full(len(indices), -1, dtype=np.int64)
+    for run, pos in zip(ordered, positions, strict=True):
+        seen = labels[pos] >= 0
+        if np.any(labels[pos][seen] != run.labels[seen]):
+            raise ValueError(f"replicate {run.replicate}: a sample's label differs from another replicate's")
+        labels[pos] = run.labels
+    return SharedRows(ordered, indices, positions)
+
+
+@dataclass(frozen=True)
 class Pairing:
     runs: list[PairedRun]  # sorted by replicate name
     unpaired: list[str]  # replicates only one arm has (left out, and reported)

@@ -1,9 +1,16 @@
 """Paired tests across replicates (attack seeds): does arm A beat arm B consistently, seed by seed?
 
-The bootstrap interval covers sample noise; these tests look at the spread between seeds. A t-test (scipy's
-`ttest_rel`) needs at least two seeds and some variation in the differences; the Wilcoxon signed-rank test is
-added from six seeds on, where it can reach p < 0.05 at all. Where no test is possible the result says why
-instead of showing a number.
+Each seed contributes one number per arm (its metric or PDR on that seed's rows). These tests speak to the
+variation between attack seeds, which the row-level permutation test and the bootstrap interval hold fixed; with
+3 seeds they have 2 degrees of freedom and little power, so "not significant" here means "could not tell".
+
+- The paired t-test (scipy's `ttest_rel`) needs two seeds and some spread in the differences.
+- When every seed gives the same difference the t statistic is infinite and its p-value 0, which would claim
+  certainty from a handful of numbers; the exact sign-flip test over seeds is used instead (scipy's
+  `permutation_test`): all differences equal and nonzero on n seeds give p = 2 / 2^n, all zero give p = 1.
+- The Wilcoxon signed-rank test is added from six seeds on, where it can reach p < 0.05 at all.
+- A seed with an undefined value (PDR with a clean metric <= 0) makes the mean over seeds undefined; testing the
+  remaining seeds would test another quantity than the one reported, so there is no test.
 """
 
 from __future__ import annotations
@@ -25,42 +32,49 @@ CONSTANT_ATOL = 1e-12
 class SeedTest:
     n: int  # replicates the test saw
     t: float | None
-    p_t: float | None
+    p: float | None  # the paired t-test's, or the exact sign-flip test's when the t-test is undefined
+    method: str  # 'paired t-test', 'exact sign-flip' or '' (no test)
     p_wilcoxon: float | None
-    note: str  # '' when both tests ran as planned
-
-    @property
-    def p(self) -> float | None:
-        """The p-value that goes into the multiple-comparison correction: the paired t-test's."""
-        return self.p_t
+    note: str  # '' when the t-test and, from WILCOXON_MIN seeds on, Wilcoxon ran as planned
 
 
 def paired_seed_test(a: Sequence[float | None], b: Sequence[float | None]) -> SeedTest:
-    """Paired tests of per-replicate values; replicates where either value is undefined (None) are left out."""
+    """Paired tests of per-replicate values, one value per arm and replicate (None: undefined)."""
     if len(a) != len(b):
         raise ValueError("the two arms need one value per replicate each")
-    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
-    left_out = len(a) - len(pairs)
-    suffix = f"; {left_out} seed(s) without a value left out" if left_out else ""
-    n = len(pairs)
+    missing = sum(x is None or y is None for x, y in zip(a, b, strict=True))
+    n = len(a)
+    if missing:
+        return SeedTest(n, None, None, "", None, f"undefined on {missing} of {n} seed(s): no test across seeds")
     if n < 2:
-        return SeedTest(n, None, None, None, f"{n} seed(s): no test across seeds{suffix}")
-    xa = np.array([x for x, _ in pairs], dtype=np.float64)
-    xb = np.array([y for _, y in pairs], dtype=np.float64)
+        return SeedTest(n, None, None, "", None, f"{n} seed(s): no test across seeds")
+    xa = np.array(a, dtype=np.float64)
+    xb = np.array(b, dtype=np.float64)
     diffs = xa - xb
     if np.allclose(diffs, diffs[0], rtol=0, atol=CONSTANT_ATOL):
         what = "identical on every seed" if abs(diffs[0]) <= CONSTANT_ATOL else "the same difference on every seed"
-        return SeedTest(n, None, None, _wilcoxon(xa, xb), f"arms {what}: t-test undefined{suffix}")
+        note = f"arms {what}: t-test undefined, exact sign-flip test over the {n} seeds"
+        return SeedTest(n, None, sign_flip_p(diffs), "exact sign-flip", _wilcoxon(xa, xb), note)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # near-constant differences: scipy warns, result stands
         result = stats.ttest_rel(xa, xb)
-    t, p = float(result.statistic), float(result.pvalue)
+    t, p = _finite(float(result.statistic)), _finite(float(result.pvalue))
     note = "" if n >= WILCOXON_MIN else f"Wilcoxon needs >= {WILCOXON_MIN} seeds"
-    return SeedTest(n, _finite(t), _finite(p), _wilcoxon(xa, xb), (note + suffix).lstrip("; "))
+    return SeedTest(n, t, p, "paired t-test" if p is not None else "", _wilcoxon(xa, xb), note)
+
+
+def sign_flip_p(diffs: np.ndarray) -> float:
+    """Exact two-sided p of the mean difference over every sign assignment (scipy's `permutation_test`)."""
+    if np.allclose(diffs, 0, rtol=0, atol=CONSTANT_ATOL):
+        return 1.0  # every assignment gives 0: nothing is more extreme than nothing
+    result = stats.permutation_test(
+        (diffs,), np.mean, permutation_type="samples", n_resamples=np.inf, alternative="two-sided"
+    )
+    return float(result.pvalue)
 
 
 def _wilcoxon(xa: np.ndarray, xb: np.ndarray) -> float | None:
-    if len(xa) < WILCOXON_MIN or np.all(xa == xb):
+    if len(xa) < WILCOXON_MIN or np.allclose(xa, xb, rtol=0, atol=CONSTANT_ATOL):
         return None
     return _finite(float(stats.wilcoxon(xa, xb).pvalue))
 

@@ -58,6 +58,8 @@ def test_table3_cells_hold_the_hand_worked_numbers_and_their_keys(
     assert m3.attacked_metric == pytest.approx(synthetic.EXPECTED["sst2_m3_attacked"], abs=1e-6)
     assert m3.pdr == pytest.approx(synthetic.EXPECTED["sst2_m3_pdr"], abs=1e-6)
     assert (plain.n_seeds, plain.n_samples, m3.n_seeds, m3.n_samples) == (3, 30, 3, 30)
+    assert (plain.n_rows, bool(plain.attack_seeds)) == (30, True)  # the synthetic seeds attack disjoint rows
+    assert not bool(cell.loc[("task_arithmetic", False, "sst2", "stresstest")].attack_seeds)
     assert m3.model_id == "task_arithmetic-m3-d1" and m3.m3_convention == "preserve_scale"
     # Traceable: the cell's keys are exactly the three seeds' attack units of that model.
     assert plain.unit_keys.split(";") == sorted(keys[f"task_arithmetic/False/sst2/deepwordbug/{s}"] for s in range(3))
@@ -90,20 +92,33 @@ def test_effects_intervals_tests_and_holm_over_all_comparisons(rendered: tuple[P
     ]
     assert row.estimate == pytest.approx(synthetic.EXPECTED["sst2_effect"], abs=1e-6)
     assert row.ci_low < row.estimate < row.ci_high
+    assert row.m3_better_if == "positive"
     t = 0.2 / (0.1 / math.sqrt(3))  # per-seed differences 0.2, 0.3, 0.1; df = 2 closed form below
-    assert row.t == pytest.approx(t, abs=1e-5) and row.p_t == pytest.approx(1 - t / math.sqrt(2 + t * t), abs=1e-6)
-    assert (row.n_seeds, row.n_samples, row.resamples) == (3, 30, RESAMPLES)
+    assert row.t == pytest.approx(t, abs=1e-5)
+    assert row.p_seeds == pytest.approx(1 - t / math.sqrt(2 + t * t), abs=1e-6) and row.seed_test == "paired t-test"
+    # Rows where the attacked predictions differ: 2, 3 and 1 per seed, all for M3 (6 rows); the clean predictions
+    # differ on one more row per seed (3 rows, 2 of them new), which cannot move the attacked metric. Of the 2^8
+    # swaps of the 8 informative rows, |Δ| reaches 0.2 only with none or all of the 6 swapped: p = 2 * 4 / 256.
+    assert bool(row.p_rows_exact) and row.permutations == 256 and row.p_rows == pytest.approx(1 / 32)
+    assert (row.n_rows, row.n_seeds, row.n_pairs, row.resamples) == (30, 3, 30, RESAMPLES)
+    stress = effects.set_index(["method", "dataset", "attack", "quantity"]).loc[
+        ("task_arithmetic", "sst2", "stresstest", "attacked")
+    ]
+    assert not bool(stress.attack_seeds) and pd.isna(stress.p_seeds) and stress.p_rows == pytest.approx(1 / 32)
+    assert "ignores its seed" in stress.note
     assert effects["family"].eq("m3_vs_plain").all() and dare["family"].eq("m3_vs_dare").all()
     assert set(dare["method"]) == {"task_arithmetic"} and set(dare["b_variant"]) == {"DARE"}
     # Holm runs over every comparison of the report at once: both tables together.
+    # Holm's family is the row-level p-values: the seed-level ones (missing for StressTest) do not shrink it.
     both = pd.concat([effects, dare], ignore_index=True)
-    tested = both[both["p_t"].notna()]
+    tested = both[both["p_rows"].notna()]
     assert len(tested) == 34  # 2 x 12 M3-vs-plain + 12 vs DARE, minus the 2 undefined PDR comparisons
-    expected = _holm_by_hand(list(tested["p_t"]))
+    expected = _holm_by_hand(list(tested["p_rows"]))
     assert list(tested["p_holm"]) == pytest.approx(expected, abs=2e-5)
-    undefined = both[both["p_t"].isna()]
+    undefined = both[both["p_rows"].isna()]
     assert set(undefined["quantity"]) == {"pdr"} and set(undefined["dataset"]) == {"cola"}
-    assert undefined["note"].str.contains("PDR undefined").all()
+    assert undefined["note"].str.contains("undefined: a clean metric <= 0").all()
+    assert undefined[["ci_low", "ci_high", "p_seeds", "p_holm", "estimate"]].isna().all().all()
 
 
 def test_clean_lambda_and_livebench_tables(rendered: tuple[Path, dict[str, str], Path]) -> None:
@@ -138,17 +153,34 @@ def test_report_md_states_tables_sizes_provenance_and_warnings(rendered: tuple[P
     _, _, out = rendered
     md = (out / "report.md").read_text()
     assert "| Pair | Method | M3 | SST-2 DeepWordBug Acc | SST-2 DeepWordBug PDR | SST-2 DeepWordBug n |" in md
-    assert "| sst2+cola | Task Arithmetic | no | 0.600 | 0.250 | 3×10 | 0.600 | 0.250 | 3×10 |" in md
-    assert "| sst2+cola | Task Arithmetic | yes (preserve_scale) | 0.800 | 0.111 | 3×10 |" in md
-    assert re.search(r"\| DARE \| no \|.*\| undef\. \(drop -0\.\d{3}\) \| 3×12 \|", md)
-    assert "Attacks in the tables: 72 results, 3 seeds per cell, 10-12 samples per seed, seeds [0, 1, 2]" in md
-    assert "| sst2+cola | Task Arithmetic | SST-2 DeepWordBug | attacked Acc | 0.600 | 0.800 | +0.200 |" in md
+    plain_ta = "| sst2+cola | Task Arithmetic | no | 0.600 | 0.250 | 3×10 (30 rows) | 0.600 | 0.250 | 3×10 (30 rows) |"
+    assert plain_ta in md
+    assert "| sst2+cola | Task Arithmetic | yes (preserve_scale) | 0.800 | 0.111 | 3×10 (30 rows) |" in md
+    assert "| 0.600 | 0.250 | 3×10† (30 rows) |" in md  # StressTest ignores its seed
+    assert re.search(r"\| DARE \| no \|.*\| undef\. \(drop -0\.\d{3}\) \| 3×12† \(36 rows\) \|", md)
+    assert (
+        "Attacks in the tables: 72 results, 3 seeds per cell, 10-12 samples per seed, 30-36 distinct rows per cell, "
+        "seeds [0, 1, 2]" in md
+    )
+    # Every M3-vs-plain cell: estimate, interval, both p-values, Holm, distinct rows x seeds; and which sign is good.
+    header = "| Plain | M3 | Δ (M3 − plain) | 95% CI | p (rows) | p (seeds) | p (Holm) | n |"
+    assert "| Pair | Method | Cell | Quantity " + header in md
+    assert re.search(
+        r"\| sst2\+cola \| Task Arithmetic \| SST-2 DeepWordBug \| attacked Acc \(↑ better\) \| 0\.600 \| 0\.800 \| "
+        r"\+0\.200 \| \[\+0\.\d{3}, \+0\.\d{3}\] \| 0\.031 \| 0\.074 \| 1\.000 \| 30 rows × 3 seeds \|",
+        md,
+    )
+    assert "| PDR (↓ better) |" in md and "30 rows × 3 row draws" in md
+    assert "favours M3 when positive for the attacked metric (↑ better) and negative for PDR" in md
+    assert "conditional on the attacked prompts" in md and "little power" in md
+    assert "StressTest (paper search): seed(s) 0, 1, 2 only draw rows" in md
+    assert "DeepWordBug (paper search): seed(s) 0, 1, 2 are attack seeds" in md
     assert "score/generate agreement of dare on CoLA (report) is 90.0%, below 95%" in md
     assert "Task Arithmetic + M3: convention preserve_scale" in md and "DARE + M3: convention official" in md
     assert "BERTAttack (paper search): generator causal-lm-fallback:smollm2-135m, similarity encoder " in md
     assert "all-MiniLM-L6-v2: 24 results" in md
     assert "carried forward: task_arithmetic-m3-d1" in md and "cola: 0 shared samples" in md
-    assert "Holm correction over 34 comparisons" in md
+    assert "Holm correction over 34 comparisons with a row-level permutation p-value" in md
     for figure in FIGURES:
         assert f"](figures/{figure}.png)" in md
 
@@ -165,7 +197,7 @@ def test_html_is_self_contained(rendered: tuple[Path, dict[str, str], Path]) -> 
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert png == (out / "figures" / f"{name}.png").read_bytes()
     assert 'src="figures/' not in html and "http://" not in html and "https://" not in html
-    assert "<td>yes (preserve_scale)</td><td>0.800</td><td>0.111</td><td>3×10</td>" in html
+    assert "<td>yes (preserve_scale)</td><td>0.800</td><td>0.111</td><td>3×10 (30 rows)</td>" in html
 
 
 def test_tex_tables_are_well_formed(rendered: tuple[Path, dict[str, str], Path]) -> None:
