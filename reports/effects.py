@@ -6,6 +6,9 @@ row-level paired permutation test, which enters Holm's correction over all compa
 (both tables together), and the paired test across attack seeds. README, "Reading the statistics", says what
 each can and cannot show. Each comparison's streams are seeded from the report seed and the comparison's name,
 so results do not depend on row order.
+
+M3 is compared with the plain merge of the same configured setting (the selection's method name), never with
+another setting of the same method type.
 """
 
 from __future__ import annotations
@@ -44,6 +47,28 @@ def arms(rows: pd.DataFrame) -> dict[str, ArmRun]:
     return out
 
 
+def _plain_for(m3: pd.DataFrame, plain: pd.DataFrame, warnings: list[str]) -> Iterator[pd.DataFrame]:
+    """The plain variant(s) one M3 variant is compared with: the plain merge of its own setting.
+
+    Where the store does not say which setting a row belongs to, the match falls back to the method type; if that
+    is ambiguous (several plain or M3 variants of the type) a warning says so instead of a silent mismatch."""
+    setting = m3["setting"].iloc[0] if "setting" in m3 else None
+    if setting is not None and not pd.isna(setting):
+        own = plain[plain["setting"] == setting] if "setting" in plain else plain.iloc[:0]
+        if len(own):
+            yield own
+            return
+    unknown = plain[plain["setting"].isna()] if "setting" in plain else plain
+    variants = sorted(set(unknown["variant"]))
+    if len(variants) > 1:
+        warnings.append(
+            f"{m3['pair'].iloc[0]} {m3['variant'].iloc[0]}: the store does not record which plain setting this M3 "
+            f"choice belongs to; compared with each of {', '.join(variants)} (matched by method type only)"
+        )
+    for _, b in unknown.groupby("variant", sort=True):
+        yield b
+
+
 def _pairs(attacks: pd.DataFrame, warnings: list[str]) -> Iterator[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
     """(family, method, arm A rows, arm B rows) for every comparison cell, in a fixed order."""
     cell = ["pair", "dataset", "attack", "search"]
@@ -51,14 +76,13 @@ def _pairs(attacks: pd.DataFrame, warnings: list[str]) -> Iterator[tuple[str, st
     for _, g in merged.groupby(cell, sort=True):
         m3 = g["m3"].astype(bool)
         for method in sorted(set(g["method"])):
-            a = g[(g.method == method) & m3]
-            for _, b in g[(g.method == method) & ~m3].groupby("variant", sort=True):
-                if len(a):
+            plain = g[(g.method == method) & ~m3]
+            for _, a in g[(g.method == method) & m3].groupby("variant", sort=True):
+                for b in _plain_for(a, plain, warnings):
                     yield "m3_vs_plain", method, a, b
         for method in sorted(set(g["method"]) - {"dare"}):
-            a = g[(g.method == method) & m3]
-            for _, dare in g[(g.method == "dare") & ~m3].groupby("variant", sort=True):
-                if len(a):
+            for _, a in g[(g.method == method) & m3].groupby("variant", sort=True):
+                for _, dare in g[(g.method == "dare") & ~m3].groupby("variant", sort=True):
                     yield "m3_vs_dare", method, a, dare
 
 

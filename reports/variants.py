@@ -1,15 +1,20 @@
 """Which model stands for each row of the report, and what the row is called.
 
 A row is a variant: a merge method with or without M3 for one expert pair, or a reference model (base, expert).
-Several M3 candidates exist per method (one per lambda draw); the report's tables use only the one that lambda
-selection carried forward (chosen on the selection split), while the lambda curves show them all.
+Several M3 candidates exist per configured method (one per lambda draw); the report's tables use only the one
+that lambda selection carried forward (chosen on the selection split), while the lambda curves show them all. A
+selection is made per pair and configured method name, so a config with two settings of one method (two TIES
+variants) has two choices, each reported against its own plain merge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
+
+from robustness.experiment.plan import plain_model_id
 
 METHOD_ORDER = {"average": 0, "task_arithmetic": 1, "ties": 2, "dare": 3, "base": 4, "expert": 5}
 METHOD_LABEL = {
@@ -27,11 +32,11 @@ ATTACK_LABEL = {"deepwordbug": "DeepWordBug", "bertattack": "BERTAttack", "stres
 METRIC_LABEL = {"accuracy": "Acc", "mcc": "MCC"}
 
 
-def variant_label(method: str, m3: bool, model_id: str, named: bool = False) -> str:
-    """'Task Arithmetic', 'Task Arithmetic + M3'; the model id is added where one label would cover several
-    models (reference models, or a plain method run with several settings)."""
+def variant_label(method: str, m3: bool, model_id: str, named: bool = False, setting: str | None = None) -> str:
+    """'Task Arithmetic', 'Task Arithmetic + M3'; where one label would cover several models (reference models, or a
+    method run with several settings) the configured setting's name is added, or the model id where it is unknown."""
     if method in REFERENCE_METHODS or named:
-        return f"{METHOD_LABEL[method]} ({model_id})" + (" + M3" if m3 else "")
+        return f"{METHOD_LABEL[method]} ({setting or model_id})" + (" + M3" if m3 else "")
     return METHOD_LABEL[method] + (" + M3" if m3 else "")
 
 
@@ -46,28 +51,48 @@ def variant_fields(pair: str, variant: str, group: pd.DataFrame) -> dict[str, ob
     }
 
 
-def chosen_models(selection: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """(pair, method) -> model_id of the M3 candidate carried forward."""
-    return {
-        (str(r.pair), str(r.method)): str(r.chosen_model_id)
-        for r in selection.sort_values("key").itertuples(index=False)
-    }
+@dataclass(frozen=True)
+class Choice:
+    """One lambda selection: the M3 candidate carried forward for one configured method of one pair."""
+
+    pair: str
+    method: str  # the method's type (ties, dare, ...)
+    setting: str | None  # its configured name (two TIES settings are two names); None where the store lacks it
+    model_id: str  # the candidate carried forward
+
+    @property
+    def plain_model_id(self) -> str | None:
+        """The plain merge of the same setting, which the runner evaluates beside the chosen candidate."""
+        return None if self.setting is None else plain_model_id(self.pair, self.setting)
 
 
-def carried_forward(
-    frame: pd.DataFrame, chosen: Mapping[tuple[str, str], str], warnings: list[str] | None = None
-) -> pd.DataFrame:
-    """Rows of plain and reference models, and of the selected M3 candidate, with a `variant` column.
+def chosen_models(selection: pd.DataFrame) -> list[Choice]:
+    """Every selection record, with the configured method it was made for (the selection unit's `method` input)."""
+    out = []
+    for r in selection.sort_values("key").itertuples(index=False):
+        inputs = r.inputs if isinstance(getattr(r, "inputs", None), dict) else {}
+        setting = inputs.get("method")
+        out.append(Choice(str(r.pair), str(r.method), str(setting) if setting else None, str(r.chosen_model_id)))
+    return out
 
-    Without a selection record a method's M3 rows are kept only if they come from a single model (nothing to
-    choose from); otherwise they are left out and a warning says so.
+
+def carried_forward(frame: pd.DataFrame, chosen: Sequence[Choice], warnings: list[str] | None = None) -> pd.DataFrame:
+    """Rows of plain and reference models, and of the selected M3 candidates, with `variant` and `setting` columns.
+
+    Every selection keeps its own candidate, so two settings of one method keep two. Without a selection record a
+    method's M3 rows are kept only if they come from a single model (nothing to choose from); otherwise they are
+    left out and a warning says so. `setting` is the configured method a merged row belongs to (None for
+    reference models and where the store does not say): what M3 is compared against (`reports.effects`).
     """
     if frame.empty:
-        return frame.assign(variant=pd.Series(dtype=str), order=pd.Series(dtype=int))
-    keep = ~frame["m3"].astype(bool)
-    for (pair, method), group in frame[frame["m3"].astype(bool)].groupby(["pair", "method"], sort=True):
-        if (pair, method) in chosen:
-            keep |= frame.index.isin(group.index[group["model_id"] == chosen[(pair, method)]])
+        return frame.assign(variant=pd.Series(dtype=str), order=pd.Series(dtype=int), setting=pd.Series(dtype=object))
+    m3 = frame["m3"].astype(bool)
+    keep = ~m3
+    chosen_ids = {c.model_id for c in chosen}
+    for (pair, method), group in frame[m3].groupby(["pair", "method"], sort=True):
+        picked = group["model_id"].isin(chosen_ids)
+        if picked.any():
+            keep |= frame.index.isin(group.index[picked])
         elif group["model_id"].nunique() == 1:
             keep |= frame.index.isin(group.index)
         elif warnings is not None:
@@ -76,10 +101,14 @@ def carried_forward(
                 "record; its M3 results are left out of the tables"
             )
     out = frame[keep].copy()
+    setting_of = {c.model_id: c.setting for c in chosen}
+    setting_of.update({c.plain_model_id: c.setting for c in chosen if c.plain_model_id is not None})
+    out["setting"] = [setting_of.get(i) if m not in REFERENCE_METHODS else None
+                      for i, m in zip(out["model_id"], out["method"], strict=True)]  # fmt: skip
     models = out.groupby(["pair", "method", "m3"])["model_id"].transform("nunique")
     out["variant"] = [
-        variant_label(m, bool(x), i, named=k > 1)
-        for m, x, i, k in zip(out["method"], out["m3"], out["model_id"], models, strict=True)
+        variant_label(m, bool(x), i, named=k > 1, setting=s)
+        for m, x, i, k, s in zip(out["method"], out["m3"], out["model_id"], models, out["setting"], strict=True)
     ]
     out["order"] = [METHOD_ORDER[m] * 2 + int(bool(x)) for m, x in zip(out["method"], out["m3"], strict=True)]
     return out

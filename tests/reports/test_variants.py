@@ -1,12 +1,15 @@
-"""Which rows the report compares when a run holds several plain models per method, or M3 without a selection."""
+"""Which rows the report compares when a run holds several plain models per method (two settings of one method,
+or stores that do not say which setting a model belongs to), or M3 without a selection."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from reports.build import build_report
 from reports.load import load_run
-from robustness.store import Store
+from robustness.store import Store, unit_key
 from tests.reports import synthetic
 
 
@@ -36,9 +39,10 @@ def _store(run: Path, plain_ids: list[str], m3_draws: list[int], with_selection:
             synthetic.put(store, "selection", selection, "ta")
 
 
-def test_several_plain_models_get_their_own_rows_and_comparisons(tmp_path: Path) -> None:
+def test_several_plain_models_without_settings_are_compared_by_type_with_a_warning(tmp_path: Path) -> None:
+    # A store that does not say which setting the M3 model belongs to: no silent pick, a warning.
     _store(tmp_path / "run", ["ta-s0.5", "ta-s1.0"], [1], with_selection=False)
-    report = build_report(load_run(tmp_path / "run"), resamples=100)
+    report = build_report(load_run(tmp_path / "run"), resamples=100, permutations=99)
     t3 = next(t for t in report.tables if t.name == "table3")
     rows = [(row[1], row[2]) for row in t3.rows]
     assert rows == [
@@ -49,12 +53,61 @@ def test_several_plain_models_get_their_own_rows_and_comparisons(tmp_path: Path)
     effects = next(t for t in report.tables if t.name == "m3_effects").data
     assert sorted(set(effects["b_variant"])) == ["Task Arithmetic (ta-s0.5)", "Task Arithmetic (ta-s1.0)"]
     assert len(effects) == 4  # two plain models x (attacked, PDR)
+    assert len(report.warnings) == 1 and "matched by method type only" in report.warnings[0]
+
+
+TIES = {"ties-k0.7": (True, "a2-d0"), "ties-k0.5": (False, "a0.5-d0")}  # setting -> (M3 helps?, chosen candidate)
+
+
+def _ties_store(run: Path) -> None:
+    """Two settings of TIES, as the runner writes them: plain ids `pair/name`, candidates `pair/name+m3/...`,
+    selection units keyed by the configured name. The k0.7 choice beats its plain merge by 0.2 under attack; the
+    k0.5 choice equals its plain merge."""
+    pair = synthetic.PAIR
+    with Store.create_or_resume(run, {"name": "ties"}) as store:
+        for setting, (helps, chosen) in TIES.items():
+            plain = {"model_id": f"{pair}/{setting}", "method": "ties", "m3": False, "pair": pair}
+            candidates = [f"{pair}/{setting}+m3/{c}" for c in ("a0.5-d0", "a2-d0")]
+            for seed in synthetic.SEEDS:
+                rec = synthetic.sst2_attack("ties", False, "deepwordbug", seed, plain)
+                synthetic.put(store, "attack", rec, plain["model_id"], seed)
+                for model_id in candidates:
+                    who = {"model_id": model_id, "method": "ties", "m3": True, "pair": pair}
+                    rec = synthetic.sst2_attack("ties", helps and model_id.endswith(chosen), "deepwordbug", seed, who)
+                    synthetic.put(store, "attack", rec, model_id, seed)
+            inputs = {"pair": pair, "method": setting, "candidates": candidates}
+            record = {"pair": pair, "method": "ties", "criterion": "mean clean metric",
+                      "chosen_model_id": f"{pair}/{setting}+m3/{chosen}",
+                      "candidates": [{"model_id": c, "metrics": {"sst2": 0.5}} for c in candidates]}  # fmt: skip
+            store.put(unit_key("selection", inputs, f"{pair}/{setting}"), "selection", inputs, record)
+
+
+def test_two_settings_of_one_method_keep_their_own_choice_and_plain_merge(tmp_path: Path) -> None:
+    _ties_store(tmp_path / "run")
+    report = build_report(load_run(tmp_path / "run"), resamples=100, permutations=99)
     assert report.warnings == []
+    t3 = next(t for t in report.tables if t.name == "table3")
+    assert sorted(t3.data["model_id"]) == sorted(
+        [f"{synthetic.PAIR}/{s}" for s in TIES] + [f"{synthetic.PAIR}/{s}+m3/{c}" for s, (_, c) in TIES.items()]
+    )
+    plain_rows = [("TIES (ties-k0.5)", "no"), ("TIES (ties-k0.7)", "no")]
+    assert [(row[1], row[2]) for row in t3.rows] == [
+        *plain_rows,
+        ("TIES (ties-k0.5)", "yes"),
+        ("TIES (ties-k0.7)", "yes"),
+    ]
+    effects = next(t for t in report.tables if t.name == "m3_effects").data
+    attacked = effects[effects.quantity == "attacked"].set_index("b_variant")
+    assert len(effects) == 4  # one comparison per setting x (attacked, PDR), never across settings
+    assert attacked.loc["TIES (ties-k0.7)", "a_variant"] == "TIES (ties-k0.7) + M3"
+    assert attacked.loc["TIES (ties-k0.5)", "a_variant"] == "TIES (ties-k0.5) + M3"
+    assert attacked.loc["TIES (ties-k0.7)", "estimate"] == pytest.approx(0.2)  # 0.8 - 0.6 (synthetic.EXPECTED)
+    assert attacked.loc["TIES (ties-k0.5)", "estimate"] == 0.0
 
 
 def test_m3_candidates_without_a_selection_record_are_left_out_with_a_warning(tmp_path: Path) -> None:
     _store(tmp_path / "run", ["ta"], [0, 2], with_selection=False)
-    report = build_report(load_run(tmp_path / "run"), resamples=100)
+    report = build_report(load_run(tmp_path / "run"), resamples=100, permutations=99)
     t3 = next(t for t in report.tables if t.name == "table3")
     assert [row[2] for row in t3.rows] == ["no"]
     assert any("2 candidates and no selection record" in w for w in report.warnings)
@@ -62,6 +115,6 @@ def test_m3_candidates_without_a_selection_record_are_left_out_with_a_warning(tm
 
 def test_the_selected_candidate_is_the_m3_row(tmp_path: Path) -> None:
     _store(tmp_path / "run", ["ta"], [0, 2], with_selection=True)
-    report = build_report(load_run(tmp_path / "run"), resamples=100)
+    report = build_report(load_run(tmp_path / "run"), resamples=100, permutations=99)
     t3 = next(t for t in report.tables if t.name == "table3")
     assert set(t3.data["model_id"]) == {"ta", "task_arithmetic-m3-d2"}
