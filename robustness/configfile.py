@@ -14,11 +14,14 @@ from robustness.errors import UserError
 M = TypeVar("M", bound=BaseModel)
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One clause per problem, each naming the key path: `experts.cola.steps: Input should be greater than 0`."""
+def format_validation_error(exc: ValidationError, tags: frozenset[str] = frozenset()) -> str:
+    """One clause per problem, each naming the key path: `experts.cola.steps: Input should be greater than 0`.
+
+    `tags` are the names of a tagged union's branches, which pydantic puts in the path although the user never
+    wrote them (`experts.cola.top_layers.rank`); they are left out."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        where = ".".join(str(x) for x in err["loc"] if x not in tags) or "(top level)"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
 
@@ -59,4 +62,5 @@ def load_config(path: str | Path, model: type[M], overrides: Mapping[str, Any] |
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise UserError(f"{file}: {format_validation_error(exc)}") from None
+        tags = frozenset(getattr(model, "UNION_TAGS", ()))
+        raise UserError(f"{file}: {format_validation_error(exc, tags)}") from None

@@ -10,18 +10,18 @@ import torch
 from robustness.data.glue import GlueSplit, load_glue
 from robustness.errors import UserError
 from robustness.experts.examples import Example, balanced_rows, build_examples, data_digest
-from robustness.experts.recipe import ExpertRecipe, FamilyConfig, load_family_config
+from robustness.experts.recipe import FamilyConfig, LoraRecipe, load_family_config
 from robustness.experts.train import IGNORE, batch_loss, collate, lr_factor, shared_prefix_loss_sum, target_loss
 from robustness.prompts import load_prompts
 from tests.tiny import tiny_llama
 
 
 def test_recipe_key_changes_with_every_input() -> None:
-    r = ExpertRecipe(task="sst2", steps=10)
+    r = LoraRecipe(task="sst2", steps=10)
     k = r.key("base", "data")
-    assert k == ExpertRecipe(task="sst2", steps=10).key("base", "data")
-    assert k != ExpertRecipe(task="sst2", steps=11).key("base", "data")
-    assert k != ExpertRecipe(task="sst2", steps=10, seed=1).key("base", "data")
+    assert k == LoraRecipe(task="sst2", steps=10).key("base", "data")
+    assert k != LoraRecipe(task="sst2", steps=11).key("base", "data")
+    assert k != LoraRecipe(task="sst2", steps=10, seed=1).key("base", "data")
     assert k != r.key("other-base", "data")
     assert k != r.key("base", "other-data")
 
@@ -167,8 +167,8 @@ def test_a_group_without_a_shared_start_takes_the_plain_path() -> None:
 
 def test_recipe_needs_whole_prompt_groups_per_batch() -> None:
     with pytest.raises(ValueError, match="batch_size 12 is not a multiple of rows_per_prompt 8"):
-        ExpertRecipe(task="cola", steps=1, batch_size=12)
-    assert ExpertRecipe(task="cola", steps=1, batch_size=32, rows_per_prompt=8).train_rows == 32
+        LoraRecipe(task="cola", steps=1, batch_size=12)
+    assert LoraRecipe(task="cola", steps=1, batch_size=32, rows_per_prompt=8).train_rows == 32
 
 
 def test_lr_schedule() -> None:
@@ -179,7 +179,7 @@ TINY = {"task": "sst2", "steps": 2, "batch_size": 2, "rank": 2, "lora_alpha": 4,
 
 
 def _tiny_family(data_dir: Path) -> FamilyConfig:
-    return FamilyConfig(experts={"sst2": ExpertRecipe(**TINY)}, data_dir=str(data_dir), device="cpu")
+    return FamilyConfig(experts={"sst2": LoraRecipe(**TINY)}, data_dir=str(data_dir), device="cpu")
 
 
 def test_same_seed_builds_identical_weights(
@@ -228,7 +228,7 @@ def test_first_layer_adapts_only_the_layers_from_it_up(
     monkeypatch.setenv("M3R_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr("robustness.experts.build.default_base", lambda: base_model_dir)
     last = int(__import__("json").loads((base_model_dir / "config.json").read_text())["num_hidden_layers"]) - 1
-    recipe = ExpertRecipe(**{**TINY, "first_layer": last})
+    recipe = LoraRecipe(**{**TINY, "first_layer": last})
     family = build_family(FamilyConfig(experts={"sst2": recipe}, data_dir=str(data_dir), device="cpu"), evaluate=False)
     with (
         safe_open(base_model_dir / "model.safetensors", "pt") as base,
@@ -239,7 +239,7 @@ def test_first_layer_adapts_only_the_layers_from_it_up(
             assert torch.equal(base.get_tensor(name), expert.get_tensor(name)) is not changed, layer
     with pytest.raises(UserError, match=f"first_layer {last + 1}: the base has {last + 1} layers"):
         build_family(
-            FamilyConfig(experts={"sst2": ExpertRecipe(**{**TINY, "first_layer": last + 1})}, data_dir=str(data_dir)),
+            FamilyConfig(experts={"sst2": LoraRecipe(**{**TINY, "first_layer": last + 1})}, data_dir=str(data_dir)),
             evaluate=False,
             rebuild=True,
         )

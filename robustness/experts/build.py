@@ -12,10 +12,11 @@ from typing import Any
 
 import torch
 
-from robustness.data.glue import load_glue
+from robustness.data.glue import GlueSplit, load_glue
 from robustness.evaluate import evaluate_clean, subset_indices
-from robustness.experts.examples import balanced_rows, build_examples, data_digest
-from robustness.experts.recipe import ExpertRecipe, FamilyConfig
+from robustness.experts.examples import balanced_rows, build_examples, data_digest, prompt_slot
+from robustness.experts.recipe import ExpertRecipe, FamilyConfig, LoraRecipe, TopLayersRecipe
+from robustness.experts.top_layers import train_top_layers
 from robustness.experts.train import train_lora
 from robustness.models import load_model
 from robustness.models.backend import HFBackend
@@ -25,6 +26,7 @@ from robustness.models.load import LoadedModel
 from robustness.models.source import resolve_source
 from robustness.paths import cache_dir
 from robustness.prompts import get_prompt, load_prompts
+from robustness.stats import metric_interval
 
 RECIPE_FILE = "recipe.json"
 
@@ -95,7 +97,7 @@ def build_expert(
 ) -> tuple[Path, bool]:
     """The expert's folder in the cache, trained first if it is missing. Returns (path, whether it was built)."""
     data = load_glue(recipe.task, "train", config.data_dir)
-    rows = balanced_rows(data, recipe.train_rows, recipe.seed)
+    rows = balanced_rows(data, recipe.train_rows + recipe.holdout_rows, recipe.seed)
     prompts = [p for p in load_prompts(recipe.task, config.data_dir) if p.name != recipe.eval_prompt]
     digest = data_digest(data, rows, prompts)
     key = recipe.key(base_digest, digest)
@@ -103,8 +105,13 @@ def build_expert(
     if (out / RECIPE_FILE).is_file() and not rebuild:
         return out, False
     loaded = load_model(base, device=config.device, dtype="float32")
-    examples = build_examples(loaded.tokenizer, data, rows, prompts, recipe.max_length, recipe.rows_per_prompt)
-    merged, log = train_lora(loaded.model, examples, recipe, loaded.tokenizer.pad_token_id, f"{recipe.task} expert")
+    label = f"{recipe.task} expert"
+    if isinstance(recipe, LoraRecipe):
+        examples = build_examples(loaded.tokenizer, data, rows, prompts, recipe.max_length, recipe.rows_per_prompt)
+        merged, log = train_lora(loaded.model, examples, recipe, loaded.tokenizer.pad_token_id, label)
+        training: dict[str, Any] = {"train_seconds": round(log.seconds, 1), "losses": log.losses}
+    else:
+        merged, training = _train_top_layers(loaded, data, rows, prompts, recipe, label)
     merged = merged.to("cpu")
     record = {
         "recipe": recipe.model_dump(mode="json"),
@@ -113,13 +120,31 @@ def build_expert(
         "base_sha256": base_digest,
         "data": {"origin": data.origin, "rows": len(rows), "sha256_16": digest, "seed": recipe.seed},
         "training_prompts": [p.name for p in prompts],
-        "train_seconds": round(log.seconds, 1),
         "device": str(loaded.device),
-        "losses": log.losses,
+        **training,
     }
     plain = LoadedModel(merged, loaded.tokenizer, loaded.source, torch.device("cpu"), torch.float32)
     save_safetensors(plain, out, records={RECIPE_FILE: record})
     return out, True
+
+
+def _train_top_layers(
+    loaded: LoadedModel, data: GlueSplit, rows: list[int], prompts: list[Any], recipe: TopLayersRecipe, label: str
+) -> tuple[Any, dict[str, Any]]:
+    """The top-layer trainer on the first `train_rows` rows, its checkpoint chosen on the rest (held out)."""
+    parts = []
+    for part in (rows[: recipe.train_rows], rows[recipe.train_rows :]):
+        examples = build_examples(loaded.tokenizer, data, part, prompts, recipe.max_length, recipe.rows_per_prompt)
+        slots = [prompt_slot(k, recipe.rows_per_prompt, len(prompts)) for k in range(len(part))]
+        parts.append((examples, slots, [data.labels[i] for i in part]))
+    model, log = train_top_layers(loaded.model, loaded.tokenizer, parts[0], parts[1], recipe, label)
+    return model, {
+        "train_seconds": round(log.seconds, 1),
+        "cache_seconds": round(log.cache_seconds, 1),
+        "losses": log.losses,
+        "holdout": log.holdout,
+        "best_step": log.best_step,
+    }
 
 
 def clean_scores(family: Family, config: FamilyConfig, base_digest: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -135,6 +160,7 @@ def clean_scores(family: Family, config: FamilyConfig, base_digest: str) -> dict
         "eval_n": config.eval_n,
         "eval_seed": config.eval_seed,
         "prompts": prompts,
+        "fields": 2,  # 2: intervals and the share of rows predicted as label 1
     }
     key = hashlib.sha256(json.dumps(key_payload, sort_keys=True).encode()).hexdigest()[:12]
     cache = cache_dir() / "models" / "experts" / f"scores-{key}.json"
@@ -151,9 +177,12 @@ def clean_scores(family: Family, config: FamilyConfig, base_digest: str) -> dict
             indices = subset_indices(len(data), min(n, len(data)), config.eval_seed)  # at most the split
             prompt = get_prompt(task, prompts[task], config.data_dir)
             result = evaluate_clean(backend, data, prompt, partial(format_inputs, loaded.tokenizer), indices)
+            low, high = metric_interval(result.metric_name, result.labels, result.predictions, seed=config.eval_seed)
             scores[name][task] = {
                 "metric_name": result.metric_name,
                 "metric": round(result.metric, 4),
+                "ci95": [round(low, 4), round(high, 4)],  # percentile bootstrap over the rows
+                "predicted_1": round(sum(result.predictions) / len(result.predictions), 4),
                 "accuracy": round(result.accuracy, 4),
                 "n": len(indices),
                 "prompt": prompt.name,

@@ -50,6 +50,11 @@ def data_digest(data: GlueSplit, rows: list[int], prompts: list[Prompt]) -> str:
     return h.hexdigest()[:16]
 
 
+def prompt_slot(k: int, rows_per_prompt: int, n_prompts: int) -> int:
+    """The prompt row k of an expert's rows uses: prompts rotate every `rows_per_prompt` rows."""
+    return (k // rows_per_prompt) % n_prompts
+
+
 def build_examples(
     tokenizer: Any, data: GlueSplit, rows: list[int], prompts: list[Prompt], max_length: int, rows_per_prompt: int = 1
 ) -> list[Example]:
@@ -61,7 +66,7 @@ def build_examples(
     end = tokenizer.eos_token
     examples = []
     for k, i in enumerate(rows):
-        prompt = prompts[(k // rows_per_prompt) % len(prompts)]
+        prompt = prompts[prompt_slot(k, rows_per_prompt, len(prompts))]
         text = format_inputs(tokenizer, [prompt.format(data.sentences[i])])[0]
         source = tokenizer(text, add_special_tokens=False)["input_ids"]
         # Tokenised apart and joined, so the target boundary is exact; the end-of-turn token is part of the

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from robustness.errors import UserError
 from robustness.experts.examples import Example
-from robustness.experts.recipe import ExpertRecipe
+from robustness.experts.progress import training_progress
+from robustness.experts.recipe import LoraRecipe
 from robustness.models.backend import common_prefix
 
 IGNORE = -100
@@ -127,7 +126,7 @@ def _layers_from(model: Any, first: int | None) -> list[int] | None:
 
 
 def train_lora(
-    model: Any, examples: Sequence[Example], recipe: ExpertRecipe, pad_id: int, label: str
+    model: Any, examples: Sequence[Example], recipe: LoraRecipe, pad_id: int, label: str
 ) -> tuple[Any, TrainLog]:
     """Train LoRA adapters on `model` (in place) and return the merged plain model and the loss log."""
     from peft import LoraConfig, get_peft_model
@@ -150,17 +149,7 @@ def train_lora(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, recipe.warmup_steps, recipe.steps))
     log = TrainLog()
     start = time.perf_counter()
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
-        task = progress.add_task(label, total=recipe.steps, loss="-")
+    with training_progress(label, recipe.steps) as advance:
         for step in range(recipe.steps):
             batch = examples[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
@@ -173,7 +162,7 @@ def train_lora(
             optimizer.zero_grad(set_to_none=True)
             log.losses.append(round(loss.item(), 6))
             recent = log.losses[-10:]
-            progress.update(task, advance=1, loss=f"{sum(recent) / len(recent):.4f}")
+            advance(f"{sum(recent) / len(recent):.4f}", None)
     log.seconds = time.perf_counter() - start
     merged = peft_model.merge_and_unload()
     merged.eval()
