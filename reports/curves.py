@@ -16,8 +16,8 @@ from reports.variants import DATASET_LABEL, METHOD_LABEL, METHOD_ORDER
 
 CURVE_COLUMNS = [
     "pair", "method", "model_id", "alpha", "draw", "lambda", "chosen", "dataset", "selection_metric",
-    "selection_attacked", "report_clean", "report_clean_mode", "report_attacked", "criterion", "m3_convention",
-    "unit_keys",
+    "selection_normalised", "selection_score", "selection_attacked", "report_clean", "report_clean_mode",
+    "report_attacked", "criterion", "m3_convention", "unit_keys",
 ]  # fmt: skip
 
 
@@ -59,6 +59,8 @@ def curve_frame(selection: pd.DataFrame, clean: pd.DataFrame, attacks: pd.DataFr
                         "chosen": cand["model_id"] == rec.chosen_model_id,
                         "dataset": dataset,
                         "selection_metric": float(cand["metrics"][dataset]),
+                        "selection_normalised": (cand.get("normalised") or {}).get(dataset),
+                        "selection_score": cand.get("score"),
                         "selection_attacked": attacked_sel,
                         "report_clean": report_clean,
                         "report_clean_mode": mode,
@@ -78,8 +80,8 @@ def curve_frame(selection: pd.DataFrame, clean: pd.DataFrame, attacks: pd.DataFr
 
 
 def curve_table(frame: pd.DataFrame) -> Table:
-    header = ["Pair", "Method", "Candidate", "α", "λ", "Chosen", "Dataset", "Selection", "Report clean",
-              "Report attacked"]  # fmt: skip
+    header = ["Pair", "Method", "Candidate", "α", "λ", "Chosen", "Dataset", "Selection", "Normalised gain",
+              "Criterion", "Report clean", "Report attacked"]  # fmt: skip
     rows = [
         [
             r["pair"],
@@ -90,13 +92,18 @@ def curve_table(frame: pd.DataFrame) -> Table:
             "yes" if r["chosen"] else "",
             DATASET_LABEL.get(r["dataset"], r["dataset"]),
             num(r["selection_metric"]),
+            num(r["selection_normalised"]),
+            num(r["selection_score"]),
             num(r["report_clean"]),
             num(r["report_attacked"]),
         ]
         for r in frame.to_dict("records")
     ]
     notes = [
-        "Selection: clean metric on the selection split (what chose the candidate). Report clean / attacked: the "
-        "same candidate on the report split, where it was evaluated (attacked: mean over attacks and seeds).",
+        "Selection: clean metric on the selection split. Normalised gain: (merged - base) / (best expert - base) on "
+        "those rows, 1 = the task's expert, 0 = the base. Criterion: what ranked the candidates (the config's "
+        "eval.selection; for normalised_gain the mean normalised gain over the datasets), highest chosen. Report "
+        "clean / attacked: the same candidate on the report split, where it was evaluated (attacked: mean over "
+        "attacks and seeds).",
     ]
     return Table("lambda_curves", "Lambda curves of the M3 candidates", frame, header, rows, notes)

@@ -49,7 +49,7 @@ def test_phase_one_counts_and_order() -> None:
     kinds = [u.kind for u in units]
     n_cand = 2 * 3 * 2  # methods x alphas x draws
     assert kinds.count("merge") == 2 + n_cand
-    assert kinds.count("clean") == n_cand * 2
+    assert kinds.count("clean") == n_cand * 2 + 3 * 2  # and the base and both experts, for the normalised gain
     assert kinds.count("selection") == 2
     assert len({u.key for u in units}) == len(units)
     # Every selection comes after the evaluations it reads, and every evaluation after its model's merge.
@@ -59,10 +59,24 @@ def test_phase_one_counts_and_order() -> None:
         if u.kind == "merge":
             merged[u.model.model_id] = i  # type: ignore[union-attr]
         if u.kind == "clean":
-            assert merged[u.model.model_id] < i  # type: ignore[union-attr]
+            assert u.model.reference is not None or merged[u.model.model_id] < i  # type: ignore[union-attr]
             assert u.inputs["split"] == "selection"
         if u.kind == "selection":
-            assert all(position[k] < i for k in u.inputs["candidates"])
+            assert all(position[k] < i for k in u.inputs["candidates"] + u.inputs["references"])
+            assert u.inputs["criterion"] == "normalised_gain"
+            refs = {position[k]: units[position[k]].model.model_id for k in u.inputs["references"]}  # type: ignore[union-attr]
+            assert sorted(set(refs.values())) == ["base", "expert/cola", "expert/sst2"]
+
+
+def test_mean_metric_selection_keeps_the_earlier_keys_and_plans_no_references() -> None:
+    cfg = config(eval={"selection_n": 10, "report_n": 20, "selection": "mean_metric"})
+    units = phase_one(cfg, rows(cfg), IDS)
+    assert not any(u.model is not None and u.model.reference for u in units)
+    normalised = phase_one(config(), rows(cfg), IDS)
+    same = {u.key for u in units} & {u.key for u in normalised}
+    assert same == {u.key for u in units if u.kind != "selection"}  # only the selections differ
+    selection = next(u for u in units if u.kind == "selection")
+    assert set(selection.inputs) == {"pair", "method", "candidates"}
 
 
 def test_keys_are_deterministic_and_follow_inputs() -> None:

@@ -168,8 +168,13 @@ def clean_unit(cfg: ExperimentConfig, model: ModelSpec, dataset: str, split: str
     )
 
 
-def selection_unit(pair: str, method: MethodConfig, candidates: list[Unit]) -> Unit:
-    inputs = {"pair": pair, "method": method.name, "candidates": [u.key for u in candidates]}
+def selection_unit(pair: str, method: MethodConfig, candidates: list[Unit], references: list[Unit] | None = None,
+                   criterion: str = "mean_metric") -> Unit:  # fmt: skip
+    """One (pair, method)'s choice among its candidates. A criterion other than `mean_metric` is part of the key
+    (and so are the reference scores it normalises by); `mean_metric` keys stay those of earlier versions."""
+    inputs: dict[str, Any] = {"pair": pair, "method": method.name, "candidates": [u.key for u in candidates]}
+    if criterion != "mean_metric":
+        inputs |= {"criterion": criterion, "references": [u.key for u in references or []]}
     label = f"{pair}/{method.name}"
     return Unit(unit_key("selection", inputs, label), "selection", None, inputs, label)
 
@@ -204,10 +209,19 @@ def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
               identities: dict[str, str]) -> list[Unit]:  # fmt: skip
     """Merges of every model, candidates' selection scores, one selection per (pair, method)."""
     units: list[Unit] = []
+    criterion = cfg.eval.selection
+    references: dict[str, list[Unit]] = {}  # model id -> its selection-row scores (normalised criteria only)
+    if criterion != "mean_metric":
+        for ref in reference_models(cfg):
+            references[ref.model_id] = [
+                clean_unit(cfg, ref, d, "selection", rows[d][0], identities) for d in cfg.eval.datasets
+            ]
+            units += references[ref.model_id]
     candidates = candidate_models(cfg)
     for model in plain_models(cfg):
         units.append(merge_unit(model, identities))
     for pair in cfg.pairs:
+        mine_refs = [u for mid in ("base", *(f"expert/{n}" for n in pair)) for u in references.get(mid, [])]
         for method in cfg.methods:
             mine = [c for c in candidates if c.pair == pair_name(pair) and c.label == method.name]
             evals = []
@@ -216,7 +230,7 @@ def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
                 for dataset in cfg.eval.datasets:
                     evals.append(clean_unit(cfg, c, dataset, "selection", rows[dataset][0], identities))
                     units.append(evals[-1])
-            units.append(selection_unit(pair_name(pair), method, evals))
+            units.append(selection_unit(pair_name(pair), method, evals, mine_refs, criterion))
     return units
 
 

@@ -113,7 +113,7 @@ class Runner:
             folder = self.ensure_model(model)
             return run.merge_record(model, self.cfg, folder, self.merge_json(model) or {})
         if unit.kind == "selection":
-            return run.run_selection(unit, self.selection_inputs(unit), self.cfg)
+            return run.run_selection(unit, self.selection_inputs(unit), self.cfg, self.reference_scores(unit))
         assert model is not None
         loaded = self.load(model)
         if unit.kind == "clean":
@@ -142,6 +142,17 @@ class Runner:
             record = CleanRecord.model_validate(stored.result)
             grouped.setdefault(record.model_id, []).append(record)
         return [(by_id[mid], records) for mid, records in grouped.items()]
+
+    def reference_scores(self, unit: Unit) -> dict[str, dict[str, float]]:
+        """The references' clean metrics on the selection rows that a normalised criterion needs: model id ->
+        dataset -> metric (empty for `mean_metric`)."""
+        out: dict[str, dict[str, float]] = {}
+        for key in unit.inputs.get("references", []):
+            stored = self.store.get(key)
+            assert stored is not None, key
+            record = CleanRecord.model_validate(stored.result)
+            out.setdefault(record.model_id, {})[str(record.dataset)] = record.metric
+        return out
 
     def run_units(self, todo: list[Unit], progress: Progress, bar: Any) -> None:
         done = self.store.done_keys()

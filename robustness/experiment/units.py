@@ -9,6 +9,7 @@ from typing import Any
 from robustness.data.glue import GlueSplit
 from robustness.evaluate import PromptEvaluator, evaluator_for
 from robustness.experiment.config import ExperimentConfig
+from robustness.experiment.criterion import describe, rank_candidate
 from robustness.experiment.plan import ModelSpec, Unit
 from robustness.prompts import get_prompt
 from robustness.store.records import (
@@ -99,24 +100,40 @@ def run_clean(
 
 
 def run_selection(
-    unit: Unit, candidates: list[tuple[ModelSpec, list[CleanRecord]]], cfg: ExperimentConfig
+    unit: Unit,
+    candidates: list[tuple[ModelSpec, list[CleanRecord]]],
+    cfg: ExperimentConfig,
+    references: dict[str, dict[str, float]] | None = None,
 ) -> SelectionRecord:
-    """The candidate with the best mean clean metric over datasets on the selection rows (ties: first listed)."""
-    rows = []
+    """The candidate ranked best by the config's criterion on the selection rows (ties: first listed).
+
+    `references` holds the base's and the pair's experts' selection-row metrics (model id -> dataset -> metric),
+    which the normalised criterion scales by (robustness/experiment/criterion.py)."""
+    refs = references or {}
+    base = refs.get("base")
+    experts = [m for mid, m in refs.items() if mid != "base"]
+    rows, scores = [], []
     for model, records in candidates:
         metrics: dict[str, float] = {str(r.dataset): r.metric for r in records}
+        ranked = rank_candidate(metrics, base, experts)
         lambdas = records[0].lambdas if records else None
         rows.append(SelectionCandidate(model_id=model.model_id, alpha=model.alpha, lambdas=lambdas, draw=model.draw,
-                                       metrics=metrics))  # fmt: skip
-    best = max(range(len(rows)), key=lambda i: (sum(rows[i].metrics.values()) / len(rows[i].metrics), -i))
+                                       metrics=metrics, normalised=ranked.normalised or None,
+                                       score=ranked.score))  # fmt: skip
+        scores.append(ranked.score)
+    best = max(range(len(rows)), key=lambda i: (scores[i], -i))
     first = candidates[0][0]
     convention = identity_fields(first, cfg, None)["m3_convention"]
+    criterion = str(unit.inputs.get("criterion", "mean_metric"))
+    undefined = sorted({d for r in rows for d, v in (r.normalised or {}).items() if v is None})
     return SelectionRecord.model_validate(
         dict(
             pair=unit.inputs["pair"],
             method=first.method,
             m3_convention=convention,
-            criterion=f"mean clean metric over {', '.join(cfg.eval.datasets)} on {cfg.eval.selection_n} selection rows",
+            criterion=describe(criterion, cfg.eval.datasets, cfg.eval.selection_n, undefined),
+            criterion_name=criterion,
+            references=refs or None,
             chosen_model_id=rows[best].model_id,
             candidates=rows,
         )

@@ -108,6 +108,8 @@ class SelectionCandidate(Record):
     lambdas: list[float] | None = None
     draw: int | None = None
     metrics: dict[str, float]  # dataset -> clean metric on the selection split
+    normalised: dict[str, float | None] | None = None  # dataset -> normalised gain (criterion normalised_gain)
+    score: float | None = None  # what selection ranked the candidates by
     attacked_metrics: dict[str, float] | None = None  # dataset -> attacked metric on the selection split
 
 
@@ -119,6 +121,8 @@ class SelectionRecord(Record):
     m3_convention: Convention | None = None
     split: Literal["selection"] = "selection"
     criterion: str  # how candidates were ranked, in words (e.g. 'mean clean metric over datasets')
+    criterion_name: str = "mean_metric"  # the config's eval.selection
+    references: dict[str, dict[str, float]] | None = None  # base and experts: dataset -> selection-row metric
     chosen_model_id: str
     candidates: list[SelectionCandidate]
 

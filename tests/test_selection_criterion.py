@@ -1,0 +1,62 @@
+"""Lambda selection's criterion: the normalised gain on hand-worked numbers, and the record selection writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from robustness.experiment.criterion import describe, normalised_gain, rank_candidate
+from robustness.experiment.plan import ModelSpec, Unit
+from robustness.experiment.units import run_selection
+from tests.test_experiment_plan import config
+
+BASE = {"sst2": 0.50, "cola": -0.04}
+EXPERTS = [{"sst2": 0.90, "cola": 0.00}, {"sst2": 0.50, "cola": 0.26}]  # each task's best expert: 0.90 and 0.26
+
+
+def test_normalised_gain_by_hand() -> None:
+    assert normalised_gain(0.70, 0.50, 0.90) == pytest.approx(0.5)
+    assert normalised_gain(0.10, -0.04, 0.26) == pytest.approx(0.14 / 0.30)
+    assert normalised_gain(0.40, 0.50, 0.90) == pytest.approx(-0.25)  # worse than the base
+    assert normalised_gain(0.95, 0.50, 0.90) == pytest.approx(1.125)  # better than the expert
+    assert normalised_gain(0.60, 0.50, 0.50) is None and normalised_gain(0.6, 0.5, 0.4) is None
+
+
+def test_the_normalised_criterion_and_the_raw_mean_disagree_where_the_scales_differ() -> None:
+    a = {"sst2": 0.86, "cola": 0.00}  # raw mean 0.43; normalised (0.9 + 0.1333) / 2 = 0.5167
+    b = {"sst2": 0.62, "cola": 0.20}  # raw mean 0.41; normalised (0.3 + 0.8) / 2 = 0.55
+    ra, rb = rank_candidate(a, BASE, EXPERTS), rank_candidate(b, BASE, EXPERTS)
+    assert ra.normalised == pytest.approx({"sst2": 0.9, "cola": 0.04 / 0.30})
+    assert ra.score == pytest.approx((0.9 + 0.04 / 0.30) / 2) and rb.score == pytest.approx(0.55)
+    assert rb.score > ra.score  # the normalised gain prefers b ...
+    raw_a, raw_b = rank_candidate(a, None, []).score, rank_candidate(b, None, []).score
+    assert raw_a == pytest.approx(0.43) and raw_b == pytest.approx(0.41)  # ... the raw mean prefers a
+
+
+def test_a_task_no_expert_improves_is_left_out() -> None:
+    flat = [{"sst2": 0.90, "cola": -0.05}]  # no expert beats the base's -0.04 on CoLA
+    r = rank_candidate({"sst2": 0.70, "cola": 0.30}, BASE, flat)
+    assert r.normalised == {"sst2": pytest.approx(0.5), "cola": None} and r.score == pytest.approx(0.5)
+    assert "cola left out" in describe("normalised_gain", ["sst2", "cola"], 100, ["cola"])
+
+
+def _clean(model_id: str, dataset: str, metric: float) -> object:
+    from robustness.store.records import CleanRecord
+
+    return CleanRecord.model_construct(model_id=model_id, dataset=dataset, metric=metric, lambdas=[0.5, 0.5])
+
+
+def test_run_selection_records_the_criterion_scores_and_references() -> None:
+    cfg = config()
+    specs = [ModelSpec(f"sst2+cola/ta+m3/a{k}", "task_arithmetic", "ta", "sst2+cola", True, 1.0, k) for k in (0, 1)]
+    candidates = [
+        (specs[0], [_clean(specs[0].model_id, "sst2", 0.86), _clean(specs[0].model_id, "cola", 0.00)]),
+        (specs[1], [_clean(specs[1].model_id, "sst2", 0.62), _clean(specs[1].model_id, "cola", 0.20)]),
+    ]
+    refs = {"base": BASE, "expert/sst2": EXPERTS[0], "expert/cola": EXPERTS[1]}
+    unit = Unit("k", "selection", None, {"pair": "sst2+cola", "method": "ta", "criterion": "normalised_gain"})
+    record = run_selection(unit, candidates, cfg, refs)  # type: ignore[arg-type]
+    assert record.chosen_model_id == specs[1].model_id and record.criterion_name == "normalised_gain"
+    assert record.criterion.startswith("normalised gain over the base") and record.references == refs
+    assert [c.score for c in record.candidates] == pytest.approx([(0.9 + 0.04 / 0.30) / 2, 0.55])
+    plain = run_selection(Unit("k", "selection", None, {"pair": "sst2+cola", "method": "ta"}), candidates, cfg)  # type: ignore[arg-type]
+    assert plain.chosen_model_id == specs[0].model_id and plain.criterion.startswith("mean clean metric")
