@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
-    table = Table(title="default model family (clean scores on held-out dev rows, held-out prompt)")
+    table = Table(
+        title="default model family (clean scores on held-out dev rows, held-out prompt; 95% bootstrap interval)"
+    )
     table.add_column("model")
     table.add_column("path", overflow="fold")
     tasks = sorted({t for s in family.scores.values() for t in s})
@@ -49,9 +51,16 @@ def run(args: argparse.Namespace) -> int:
         cells = []
         for task in tasks:
             s = family.scores.get(name, {}).get(task)
-            cells.append(f"{s['metric_name']} {s['metric']:.3f} (n={s['n']})" if s else "-")
+            cells.append(_score_cell(s) if s else "-")
         table.add_row(name, str(path), *cells)
     console.print(table)
     built = ", ".join(family.built) or "nothing (all cached)"
     console.print(f"built: {built}; took {sum(family.seconds.values()):.0f} s")
     return 0
+
+
+def _score_cell(score: dict[str, object]) -> str:
+    """`mcc 0.300 [0.243, 0.357] (n=1043)`: the metric, its 95% bootstrap interval over rows, the row count."""
+    interval = score.get("ci95")
+    shown = f" [{interval[0]:.3f}, {interval[1]:.3f}]" if isinstance(interval, list) else ""
+    return f"{score['metric_name']} {score['metric']:.3f}{shown} (n={score['n']})"

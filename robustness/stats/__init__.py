@@ -19,6 +19,7 @@ from robustness.stats.pairing import ArmRun, PairedRun, Pairing, SharedRows, pai
 from robustness.stats.permutation import PermutationTest, paired_permutation_test
 from robustness.stats.resample import batch_mcc, batch_metric
 from robustness.stats.seed_tests import WILCOXON_MIN, SeedTest, paired_seed_test, sign_flip_p
+from robustness.stats.single import metric_interval
 
 __all__ = [
     "MAX_UNDEFINED",
@@ -37,6 +38,7 @@ __all__ = [
     "compare",
     "derived_seed",
     "holm",
+    "metric_interval",
     "observed",
     "pair_runs",
     "paired_bootstrap",
