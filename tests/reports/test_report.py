@@ -204,9 +204,9 @@ def test_tex_tables_are_well_formed(rendered: tuple[Path, dict[str, str], Path])
     _, _, out = rendered
     tex = (out / "tables" / "lambda_curves.tex").read_text()
     lines = tex.splitlines()
-    assert lines[1] == r"\begin{tabular}{lrrrrrrrrr}" and lines[-1] == r"\end{tabular}"
+    assert lines[1] == r"\begin{tabular}{lrrrrrrrrrrr}" and lines[-1] == r"\end{tabular}"
     body = [line for line in lines if line.endswith(r"\\")]
-    assert len(body) == 1 + 12 and all(line.count(" & ") == 9 for line in body)
+    assert len(body) == 1 + 12 and all(line.count(" & ") == 11 for line in body)
     assert r"task\_arithmetic-m3-d0" in tex and r"$\alpha$" not in tex
 
 
