@@ -22,7 +22,13 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parent.parent
 M3R = str(Path(sys.executable).parent / "m3r")
-COUNTS = {"merge": 6, "clean": 22, "attack": 12, "livebench": 2, "selection": 2}
+COUNTS = {
+    "merge": 6,
+    "clean": 28,
+    "attack": 12,
+    "livebench": 2,
+    "selection": 2,
+}  # clean: 6 for the references' selection scores
 
 
 def start(out: Path, *extra: str) -> subprocess.Popen[str]:
@@ -56,7 +62,7 @@ def units(run_dir: Path) -> dict[str, dict[str, Any]]:
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs")
     log = finish(start(out))
-    assert "44 units run, 0 already in the store" in log
+    assert "50 units run, 0 already in the store" in log
     return out / "smoke"
 
 
@@ -71,6 +77,10 @@ def test_smoke_run_writes_store_and_report(reference_run: Path) -> None:
     assert not any((reference_run / "merges").iterdir()), "merged weights are deleted after the run"
     selection = [u for u in stored.values() if u["kind"] == "selection"]
     assert all(len(u["candidates"]) == 2 for u in selection)
+    # The normalised criterion's references: the base and both experts, scored on the selection rows.
+    assert all(u["criterion_name"] == "normalised_gain" for u in selection)
+    assert all(set(u["references"]) == {"base", "expert/sst2", "expert/cola"} for u in selection)
+    assert all(c["score"] is not None for u in selection for c in u["candidates"])
     # Selection and report rows are disjoint.
     clean = [u for u in stored.values() if u["kind"] == "clean"]
     for dataset in ("sst2", "cola"):
@@ -81,7 +91,7 @@ def test_smoke_run_writes_store_and_report(reference_run: Path) -> None:
 
 def test_rerun_does_no_work(reference_run: Path) -> None:
     log = finish(start(reference_run.parent, "--no-report"))
-    assert "0 units run, 44 already in the store" in log
+    assert "0 units run, 50 already in the store" in log
 
 
 def test_two_runs_give_identical_tables(reference_run: Path, tmp_path: Path) -> None:
