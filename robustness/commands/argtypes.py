@@ -17,22 +17,21 @@ def _integer(text: str, what: str) -> int:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
 
 
-def positive_int(text: str) -> int:
-    """A count or a size: 1, 2, ... (a batch of 0 or -3 rows means nothing)."""
-    what = "a positive integer (1, 2, ...)"
+def _at_least(text: str, minimum: int, what: str) -> int:
     value = _integer(text, what)
-    if value < 1:
+    if value < minimum:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A count or a size: 1, 2, ... (a batch of 0 or -3 rows means nothing)."""
+    return _at_least(text, 1, "a positive integer (1, 2, ...)")
 
 
 def seed(text: str) -> int:
     """A random seed: 0, 1, 2, ... (numpy refuses negative seeds)."""
-    what = "a seed: an integer >= 0"
-    value = _integer(text, what)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
-    return value
+    return _at_least(text, 0, "a seed: an integer >= 0")
 
 
 def iso_date(text: str) -> str:
