@@ -10,29 +10,26 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from merges.catalog import METHODS, combining_method, known_method
 from merges.errors import MergeError
 
-MethodName = Literal["average", "task_arithmetic", "ties", "dare"]
-BaseMethodName = Literal["average", "task_arithmetic", "ties"]
+MethodName = Annotated[str, AfterValidator(known_method)]  # a name in merges.catalog.METHODS
+BaseMethodName = Annotated[str, AfterValidator(combining_method)]  # what DARE's sparsified deltas are merged with
 TrimScope = Literal["tensor", "global"]
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 DeviceName = Literal["auto", "cpu", "cuda"]
 
-# Which `parameters` keys each method reads. A key given for a method that ignores it is an error, because
-# in a search grid it almost always means the config says something other than what its author thinks.
-METHOD_PARAMETERS: dict[str, frozenset[str]] = {
-    "average": frozenset(),
-    "task_arithmetic": frozenset({"scaling"}),
-    "ties": frozenset({"scaling", "keep", "trim_scope"}),
-}
+# Which `parameters` keys each method reads (merges.catalog). A key given for a method that ignores it is an error,
+# because in a search grid it almost always means the config says something other than what its author thinks.
+METHOD_PARAMETERS: dict[str, frozenset[str]] = {name: entry.reads for name, entry in METHODS.items()}
 DEFAULT_SCALING = 1.0
 # The TIES reference code (MergeLM, which the M3 paper follows) ranks magnitudes over the whole model.
 DEFAULT_TRIM_SCOPE: TrimScope = "global"
-DEFAULT_DARE_METHOD: BaseMethodName = "task_arithmetic"
+DEFAULT_DARE_METHOD = "task_arithmetic"
 DEFAULT_MAX_SHARD_SIZE = 5 * 1000**3
 # Weights given as a list must sum to 1 within this tolerance (YAML decimals such as 0.33 would not).
 LAMBDA_SUM_TOLERANCE = 1e-6
@@ -142,14 +139,15 @@ class MergeConfig(_Frozen):
         return len(self.models)
 
     @property
-    def base_method(self) -> BaseMethodName:
-        """The method that combines the (possibly DARE-sparsified) task vectors."""
-        if self.method == "dare":
+    def base_method(self) -> str:
+        """The method that combines the task vectors (after a sparsification step such as DARE, when there is one)."""
+        if METHODS[self.method].sparsifies:
             return self.parameters.dare_method or DEFAULT_DARE_METHOD
         return self.method
 
     @property
     def drop_rate(self) -> float:
+        """DARE's drop probability; 0 (no sparsification) for a combining method."""
         return self.parameters.drop_rate if self.method == "dare" and self.parameters.drop_rate is not None else 0.0
 
     @property
@@ -193,21 +191,23 @@ class MergeConfig(_Frozen):
 
 
 def _check_parameters(cfg: MergeConfig) -> None:
+    """Every given parameter is read by the method (or, for a sparsification step, by the method it feeds), and
+    every parameter they need is given."""
     given = {name for name, value in cfg.parameters.model_dump().items() if value is not None}
-    allowed = set(METHOD_PARAMETERS[cfg.base_method])
-    if cfg.method == "dare":
-        allowed |= {"drop_rate", "dare_method"}
-        if cfg.parameters.drop_rate is None:
-            raise _field_error("parameters.drop_rate", "is required for method 'dare' (the paper uses 0.2)")
+    steps = [METHODS[cfg.method]] + ([METHODS[cfg.base_method]] if cfg.method != cfg.base_method else [])
+    allowed = set().union(*(entry.reads for entry in steps))
     for name in sorted(given - allowed):
-        uses = [m for m, keys in METHOD_PARAMETERS.items() if name in keys] or ["dare"]
-        method = cfg.method if cfg.method != "dare" else f"dare with dare_method {cfg.base_method!r}"
+        uses = [m for m, keys in METHOD_PARAMETERS.items() if name in keys]
+        method = cfg.method if cfg.method == cfg.base_method else f"{cfg.method} with dare_method {cfg.base_method!r}"
         raise _field_error(
             f"parameters.{name}",
             f"does not apply to method {method!r} (it is used by {' and '.join(uses)}); remove it",
         )
-    if cfg.base_method == "ties" and cfg.parameters.keep is None:
-        raise _field_error("parameters.keep", "is required for TIES (fraction of entries kept, e.g. 0.5, 0.7, 0.9)")
+    for entry in steps:
+        for name in sorted(entry.needs - given):
+            raise _field_error(
+                f"parameters.{name}", f"is required for method {entry.name!r} ({entry.hint or 'see README'})"
+            )
 
 
 def _check_m3(cfg: MergeConfig) -> None:

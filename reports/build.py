@@ -25,7 +25,7 @@ from reports.html import render_html
 from reports.latex import table_tex
 from reports.load import RunData, load_run
 from reports.markdown import render_markdown
-from reports.variants import METHOD_LABEL, METHOD_ORDER, carried_forward, chosen_models
+from reports.variants import ATTACK_ORDER, METHOD_LABEL, METHOD_ORDER, carried_forward, chosen_models
 from robustness.errors import UserError
 
 DEFAULT_RESAMPLES = 2000
@@ -94,7 +94,7 @@ def _effects_tables(frame: pd.DataFrame, permutations: int) -> tuple[Table, Tabl
     order = frame.assign(
         _m=frame["method"].map(METHOD_ORDER),
         _d=frame["dataset"].map(table3.DATASET_ORDER),
-        _a=frame["attack"].map(lambda a: {"deepwordbug": 0, "bertattack": 1, "stresstest": 2}.get(a, 9)),
+        _a=frame["attack"].map(lambda a: ATTACK_ORDER.get(a, len(ATTACK_ORDER))),
         _q=frame["quantity"].map({"attacked": 0, "pdr": 1}),
     ).sort_values(["pair", "_m", "b_variant", "a_variant", "_d", "_a", "search", "_q"])
     order = order.drop(columns=["_m", "_d", "_a", "_q"]).reset_index(drop=True)

@@ -16,9 +16,10 @@ import pandas as pd
 from reports.document import Table
 from reports.formatting import keys_cell, mean_of_all, num, per_seed, sorted_columns
 from reports.variants import ATTACK_LABEL, ATTACK_ORDER, DATASET_LABEL, METRIC_LABEL
+from robustness import catalog
 from robustness.attacks.recipes import seed_changes_attack
 
-DATASET_ORDER = {"sst2": 0, "cola": 1}
+DATASET_ORDER = catalog.dataset_order()
 CELL_COLUMNS = [
     "pair", "variant", "method", "m3", "model_id", "m3_convention", "dataset", "attack", "search", "metric_name",
     "clean_metric", "attacked_metric", "pdr", "absolute_drop", "n_seeds", "n_samples", "samples_per_seed", "n_rows",

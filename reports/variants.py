@@ -14,21 +14,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from robustness import catalog
 from robustness.experiment.plan import plain_model_id
 
-METHOD_ORDER = {"average": 0, "task_arithmetic": 1, "ties": 2, "dare": 3, "base": 4, "expert": 5}
-METHOD_LABEL = {
-    "average": "Average",
-    "task_arithmetic": "Task Arithmetic",
-    "ties": "TIES",
-    "dare": "DARE",
-    "base": "Base",
-    "expert": "Expert",
-}
-REFERENCE_METHODS = frozenset({"base", "expert"})
-DATASET_LABEL = {"sst2": "SST-2", "cola": "CoLA"}
-ATTACK_ORDER = {"deepwordbug": 0, "bertattack": 1, "stresstest": 2}
-ATTACK_LABEL = {"deepwordbug": "DeepWordBug", "bertattack": "BERTAttack", "stresstest": "StressTest"}
+# Orders and labels of the report's rows and columns, from the catalog.
+METHOD_ORDER = catalog.method_order()
+METHOD_LABEL = {name: catalog.method_label(name) for name in METHOD_ORDER}
+REFERENCE_METHODS = frozenset(catalog.REFERENCES)
+DATASET_LABEL = {name: entry.display for name, entry in catalog.DATASETS.items()}
+ATTACK_ORDER = catalog.attack_order()
+ATTACK_LABEL = {name: entry.display for name, entry in catalog.ATTACKS.items()}
 METRIC_LABEL = {"accuracy": "Acc", "mcc": "MCC"}
 
 

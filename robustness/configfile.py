@@ -22,7 +22,7 @@ def format_validation_error(exc: ValidationError, tags: frozenset[str] = frozens
     parts = []
     for err in exc.errors():
         where = ".".join(str(x) for x in err["loc"] if x not in tags) or "(top level)"
-        parts.append(f"{where}: {err['msg']}")
+        parts.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

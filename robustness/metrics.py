@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import matthews_corrcoef
 
+from robustness import catalog
+
 UNKNOWN = -1  # a prediction that maps to no label; always counted as wrong
 
 
@@ -24,11 +26,11 @@ def mcc(labels: Sequence[int], predictions: Sequence[int]) -> float:
 
 
 METRICS = {"accuracy": accuracy, "mcc": mcc}
-DATASET_METRIC = {"sst2": "accuracy", "cola": "mcc"}
 
 
 def metric_for(dataset: str) -> str:
-    return DATASET_METRIC[dataset]
+    """The metric the catalog names for `dataset` (accuracy for SST-2, MCC for CoLA)."""
+    return catalog.DATASETS[dataset].metric
 
 
 def pdr(clean: float, attacked: float) -> float | None:

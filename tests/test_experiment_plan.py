@@ -6,6 +6,7 @@ import pytest
 
 from robustness.errors import UserError
 from robustness.experiment.config import ExperimentConfig, load_experiment
+from robustness.experiment.inputs import AttackInputs, CleanInputs, SelectionInputs
 from robustness.experiment.plan import attack_rows, candidate_models, phase_one, phase_two, plain_models, row_parts
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -60,11 +61,12 @@ def test_phase_one_counts_and_order() -> None:
             merged[u.model.model_id] = i  # type: ignore[union-attr]
         if u.kind == "clean":
             assert u.model.reference is not None or merged[u.model.model_id] < i  # type: ignore[union-attr]
-            assert u.inputs["split"] == "selection"
+            assert u.inputs_as(CleanInputs).split == "selection"
         if u.kind == "selection":
-            assert all(position[k] < i for k in u.inputs["candidates"] + u.inputs["references"])
-            assert u.inputs["criterion"] == "normalised_gain"
-            refs = {position[k]: units[position[k]].model.model_id for k in u.inputs["references"]}  # type: ignore[union-attr]
+            selection = u.inputs_as(SelectionInputs)
+            assert all(position[k] < i for k in selection.candidates + (selection.references or []))
+            assert selection.criterion == "normalised_gain"
+            refs = {position[k]: units[position[k]].model.model_id for k in selection.references or []}  # type: ignore[union-attr]
             assert sorted(set(refs.values())) == ["base", "expert/cola", "expert/sst2"]
 
 
@@ -76,7 +78,7 @@ def test_mean_metric_selection_keeps_the_earlier_keys_and_plans_no_references() 
     same = {u.key for u in units} & {u.key for u in normalised}
     assert same == {u.key for u in units if u.kind != "selection"}  # only the selections differ
     selection = next(u for u in units if u.kind == "selection")
-    assert set(selection.inputs) == {"pair", "method", "candidates"}
+    assert set(selection.inputs.payload()) == {"pair", "method", "candidates"}
 
 
 def test_keys_are_deterministic_and_follow_inputs() -> None:
@@ -101,9 +103,10 @@ def test_phase_two_uses_the_chosen_candidates() -> None:
     attacks = [u for u in units if u.kind == "attack"]
     # deepwordbug: TA plain and M3 x 2 datasets x 3 seeds; stresstest: 4 merged models x sst2 x 1 seed.
     assert len(attacks) == 2 * 2 * 3 + 4 * 1 * 1
-    assert all(u.inputs["rows"] == attack_rows(rows(cfg)[u.inputs["dataset"]][1], 8, u.inputs["seed"]) for u in attacks)
+    typed = [u.inputs_as(AttackInputs) for u in attacks]
+    assert all(a.rows == attack_rows(rows(cfg)[a.dataset][1], 8, a.seed) for a in typed)
     assert sum(u.kind == "livebench" for u in units) == 2
-    assert sum(u.kind == "clean" and u.inputs["split"] == "report" for u in units) == 7 * 2
+    assert sum(u.kind == "clean" and u.inputs_as(CleanInputs).split == "report" for u in units) == 7 * 2
     # Units of one model are consecutive, so each model is loaded once.
     order = [u.model.model_id for u in units]  # type: ignore[union-attr]
     assert order == sorted(order, key=order.index)
@@ -113,7 +116,9 @@ def test_phase_two_uses_the_chosen_candidates() -> None:
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nmethods: [{method: slerp}]\n")
-    with pytest.raises(UserError, match=r"methods\.0\.method: Input should be"):
+    with pytest.raises(
+        UserError, match=r"methods\.0\.method: unknown method 'slerp'; use one of average, task_arithmetic, ties, dare$"
+    ):
         load_experiment(bad)
     bad.write_text("name: x\nmethods: [{method: ties}]\nattacks: [{attack: deepwordbug, methods: [dare]}]\n")
     with pytest.raises(UserError, match=r"attacks\[0\]\.methods: unknown method\(s\) \['dare'\]"):

@@ -11,15 +11,11 @@ from robustness.attacks.constraints import MaxLevenshtein, MinSimilarity
 from robustness.attacks.search import Filter, Step, brute_force, greedy_word_swap, random_positions
 from robustness.attacks.text import PromptText
 from robustness.attacks.transformations import CharEdits, LMWordSwap, StressSuffixes, WordGenerator
+from robustness.catalog import ATTACKS, SEARCHES
 from robustness.evaluate import Outcome, PromptEvaluator
 from robustness.metrics import pdr
 
-ATTACKS = ("deepwordbug", "bertattack", "stresstest")
-SEARCHES = ("greedy", "paper")
 PAPER_POSITIONS = 3
-
-AttackName = Literal["deepwordbug", "bertattack", "stresstest"]
-SearchName = Literal["greedy", "paper"]
 
 
 def seed_changes_attack(attack: str, search: str) -> bool:
@@ -29,7 +25,7 @@ def seed_changes_attack(attack: str, search: str) -> bool:
     with it. Greedy BERTAttack (ranked words, a deterministic word generator) and StressTest (every suffix tried)
     ignore it: run with several seeds they give row resamples (`experiment.plan.attack_rows`), not attack seeds.
     """
-    return attack == "deepwordbug" or (attack == "bertattack" and search == "paper")
+    return search in ATTACKS[attack].seeded_searches
 
 
 @dataclass
@@ -87,11 +83,11 @@ class AttackResult:
 
 
 def run_attack(
-    attack: AttackName,
+    attack: str,
     evaluator: PromptEvaluator,
     prompt: str,
     seed: int = 0,
-    search: SearchName = "greedy",
+    search: str = "greedy",
     generator: WordGenerator | None = None,
     similarity: MinSimilarity | None = None,
     levenshtein: int = 30,
@@ -135,7 +131,7 @@ def run_attack(
     attacked = evaluator(best.text)
     return AttackResult(
         attack=attack,
-        search=search if attack != "stresstest" else "brute-force",
+        search=ATTACKS[attack].record_search or search,
         seed=seed,
         dataset=dataset,
         metric_name=evaluator.metric_name,

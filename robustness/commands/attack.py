@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from robustness import catalog
 from robustness.commands.argtypes import positive_int, seed
 from robustness.commands.common import add_task_options, common_json, load_evaluator, prepare_task
 from robustness.errors import UserError
 
-ATTACKS = ("deepwordbug", "bertattack", "stresstest")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("attack", help="attack a prompt (deepwordbug, bertattack, stresstest) and report PDR")
+    p = sub.add_parser("attack", help=f"attack a prompt ({', '.join(catalog.ATTACKS)}) and report PDR")
     add_task_options(p)
-    p.add_argument("--attack", required=True, help="deepwordbug, bertattack or stresstest")
+    p.add_argument("--attack", required=True, help=" or ".join(catalog.ATTACKS))
     p.add_argument("--search", default="greedy", help="greedy (PromptBench: every word by importance) or paper "
                    "(the M3 paper: three seeded random positions)")  # fmt: skip
     p.add_argument("--seed", type=seed, default=0, help="attack seed; also the row sample's unless --sample-seed")
@@ -35,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from robustness.attacks.recipes import SEARCHES, run_attack
+    from robustness.attacks.recipes import run_attack
+    from robustness.catalog import ATTACKS, SEARCHES
 
     if args.attack not in ATTACKS:
         raise UserError(f"unknown attack {args.attack!r}; choose one of: {', '.join(ATTACKS)}")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from robustness import catalog
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="load a GLUE split (sst2, cola) and show its rows and label counts")
-    p.add_argument("dataset", help="sst2 or cola")
+    names = ", ".join(catalog.DATASETS)
+    p = sub.add_parser("data", help=f"load a GLUE split ({names}) and show its rows and label counts")
+    p.add_argument("dataset", help=names)
     p.add_argument("--split", default="validation", help="train or validation (default: validation)")
     p.add_argument("--data-dir", help="local data root (default: $M3R_DATA_DIR, else the Hugging Face Hub)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from robustness import catalog
 from robustness.commands.argtypes import seed
 from robustness.commands.common import add_task_options, common_json, load_evaluator, prepare_task
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate a model on sst2 or cola with one PromptBench prompt")
+    names = " or ".join(catalog.DATASETS)
+    p = sub.add_parser("eval", help=f"evaluate a model on {names} with one PromptBench prompt")
     add_task_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the row sample (default 0)")
     p.set_defaults(handler=run)

@@ -10,13 +10,15 @@ import argparse
 import json
 from typing import Any
 
+from robustness import catalog
+
 CONFIG_HELP = """\
 config keys (YAML):
   base_model      folder or Hub id (or smollm2-135m-instruct, the built-in default base)
-  models          list of 2 or more fine-tunes of base_model (strings or {model: PATH})
-  method          average | task_arithmetic | ties | dare
+  models          list of 2 or more fine-tunes of base_model (strings or {{model: PATH}})
+  method          {methods}
   parameters      scaling (s > 0, default 1), keep (TIES, 0 < keep <= 1), trim_scope (tensor | global,
-                  default global), drop_rate (DARE, 0 <= p < 1), dare_method (average | task_arithmetic | ties)
+                  default global), drop_rate (DARE, 0 <= p < 1), dare_method ({combining})
   m3              enabled, alpha (> 0), lambda (number for 2 models, list for K, null to sample), seed,
                   preserve_scale (Task Arithmetic: weights K*lambda), per_block (one lambda per layer);
                   M3 runs only with enabled: true, and any other m3 key without it is an error
@@ -30,9 +32,9 @@ example:
   base_model: smollm2-135m-instruct
   models: [experts/sst2, experts/cola]
   method: ties
-  parameters: {keep: 0.5, scaling: 1.0, trim_scope: global}
-  m3: {enabled: true, alpha: 0.5, lambda: null, seed: 0}
-"""
+  parameters: {{keep: 0.5, scaling: 1.0, trim_scope: global}}
+  m3: {{enabled: true, alpha: 0.5, lambda: null, seed: 0}}
+""".format(methods=" | ".join(catalog.METHODS), combining=" | ".join(catalog.COMBINING))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

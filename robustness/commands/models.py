@@ -10,8 +10,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
         help="build the default base model and its two experts (cached), and show their clean scores",
-        description="Convert the built-in SmolLM2-135M-Instruct to safetensors and fine-tune two LoRA experts "
-        "from it (SST-2 and CoLA), merged into full weights. Everything is cached by a hash of its recipe; "
+        description="Convert the built-in SmolLM2-135M-Instruct to safetensors and fine-tune two experts from it "
+        "(SST-2 with LoRA merged into full weights, CoLA by training its top layers; see configs/models.yaml), "
+        "then score the three models on the held-out dev rows. Everything is cached by a hash of its recipe; "
         "a second call reuses it.",
     )
     p.add_argument("--config", help="YAML family config (default: the built-in recipe, see configs/models.yaml)")

@@ -1,5 +1,5 @@
 """Datasets the suite evaluates on: GLUE SST-2 and CoLA (local files or the Hub)."""
 
-from robustness.data.glue import DATASETS, GlueSplit, load_glue
+from robustness.data.glue import GlueSplit, load_glue
 
-__all__ = ["DATASETS", "GlueSplit", "load_glue"]
+__all__ = ["GlueSplit", "load_glue"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robustness import catalog
 from robustness.errors import UserError
 from robustness.paths import DATA_ENV, resolve_data_dir
 
@@ -24,28 +25,30 @@ HUB_ID = "nyu-mll/glue"
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """How one GLUE task is stored and what its labels mean."""
+    """How one GLUE task of the catalog is stored (its labels' meaning is the catalog's)."""
 
     name: str
     folder: str
     header: bool
-    label_names: tuple[str, ...]  # index = label id
     files: dict[str, tuple[tuple[str, ...], ...]]  # split -> alternatives, each a tuple of files to concatenate
 
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """Label words, index = label id (robustness.catalog)."""
+        return catalog.DATASETS[self.name].label_words
 
-DATASETS: dict[str, DatasetInfo] = {
+
+LAYOUTS: dict[str, DatasetInfo] = {
     "sst2": DatasetInfo(
         name="sst2",
         folder="SST-2",
         header=True,
-        label_names=("negative", "positive"),
         files={"train": (("train.tsv",),), "validation": (("dev.tsv",),)},
     ),
     "cola": DatasetInfo(
         name="cola",
         folder="CoLA",
         header=False,
-        label_names=("unacceptable", "acceptable"),
         files={
             "train": (("in_domain_train.tsv",), ("train.tsv",)),
             "validation": (
@@ -77,14 +80,16 @@ class GlueSplit:
 
     @property
     def label_names(self) -> tuple[str, ...]:
-        return DATASETS[self.dataset].label_names
+        return catalog.DATASETS[self.dataset].label_words
 
 
 def dataset_info(name: str) -> DatasetInfo:
     key = name.strip().lower().replace("-", "")
-    if key not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    return DATASETS[key]
+    if key not in catalog.DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(catalog.DATASETS)}")
+    if key not in LAYOUTS:
+        raise UserError(f"dataset {name!r} has no GLUE file layout; add one to LAYOUTS in robustness/data/glue.py")
+    return LAYOUTS[key]
 
 
 def load_glue(name: str, split: str = "validation", data_dir: str | os.PathLike[str] | None = None) -> GlueSplit:

@@ -7,11 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from robustness.catalog import AttackName, DatasetName, MethodName, SearchName
 from robustness.configfile import load_config
-
-Dataset = Literal["sst2", "cola"]
-MethodName = Literal["average", "task_arithmetic", "ties", "dare"]
-AttackName = Literal["deepwordbug", "bertattack", "stresstest"]
 
 
 class Frozen(BaseModel):
@@ -56,7 +53,7 @@ class M3Sweep(Frozen):
 class EvalConfig(Frozen):
     """Clean evaluation: rows of the GLUE validation split, divided into disjoint selection and report parts."""
 
-    datasets: list[Dataset] = Field(default=["sst2", "cola"], min_length=1)
+    datasets: list[DatasetName] = Field(default=["sst2", "cola"], min_length=1)
     prompt: str = "task_oriented:0"
     mode: Literal["score", "generate"] = "score"
     chat: bool | None = None
@@ -73,10 +70,10 @@ class EvalConfig(Frozen):
 
 class AttackConfig(Frozen):
     attack: AttackName
-    datasets: list[Dataset] = Field(default=["sst2", "cola"], min_length=1)
+    datasets: list[DatasetName] = Field(default=["sst2", "cola"], min_length=1)
     methods: list[str] = Field(default_factory=list)  # method names (labels); empty: every method
     seeds: list[int] = Field(default=[0], min_length=1)
-    search: Literal["greedy", "paper"] = "greedy"
+    search: SearchName = "greedy"
     n: int = Field(default=50, gt=0)  # rows of the report part attacked (seeded per attack seed)
     masked_lm: str = "bert-base-uncased"
     similarity_encoder: str | None = None

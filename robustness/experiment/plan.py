@@ -8,13 +8,26 @@ units again and a changed setting makes new ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from robustness.experiment.config import AttackConfig, ExperimentConfig, MethodConfig
+from robustness.experiment.inputs import (
+    AttackInputs,
+    AttackSettings,
+    CleanInputs,
+    Inputs,
+    LiveBenchInputs,
+    MergeInputs,
+    ModelRef,
+    SelectionInputs,
+    UnitInputs,
+)
 from robustness.store.keys import unit_key
+
+InputsT = TypeVar("InputsT", bound=Inputs)
 
 REFERENCE = "reference"  # the base and the experts, evaluated on the report rows for the clean-score table
 
@@ -34,8 +47,8 @@ class ModelSpec:
     reference: str | None = None  # name of a reference checkpoint ('base' or an expert's name)
 
     @property
-    def identity(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "merge": self.merge, "reference": self.reference}
+    def identity(self) -> ModelRef:
+        return ModelRef(model_id=self.model_id, merge=self.merge, reference=self.reference)
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,14 @@ class Unit:
     key: str
     kind: str  # merge | clean | selection | attack | livebench
     model: ModelSpec | None
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs: UnitInputs
     label: str = ""
+
+    def inputs_as(self, kind: type[InputsT]) -> InputsT:
+        """The inputs as the type this unit's kind has (a mismatch is a bug in the plan)."""
+        if not isinstance(self.inputs, kind):
+            raise TypeError(f"unit {self.key}: inputs are {type(self.inputs).__name__}, not {kind.__name__}")
+        return self.inputs
 
 
 def row_parts(n_rows: int, selection_n: int, report_n: int, seed: int) -> tuple[list[int], list[int]]:
@@ -137,26 +156,23 @@ def reference_models(cfg: ExperimentConfig) -> list[ModelSpec]:
     return refs + [ModelSpec(f"expert/{n}", "expert", f"expert:{n}", REFERENCE, reference=n) for n in names]
 
 
-def model_unit(kind: str, model: ModelSpec, identities: dict[str, str], where: str, **inputs: Any) -> Unit:
+def model_unit(kind: str, model: ModelSpec, inputs: UnitInputs, where: str) -> Unit:
     """A unit that works on one model: its inputs name the model and every checkpoint's identity (so a changed
     checkpoint changes the key), its label is the model id followed by `where` (dataset, attack, task...)."""
-    inputs = {"model": model.identity, "checkpoints": identities, **inputs}
     label = f"{model.model_id}/{where}" if where else model.model_id
-    return Unit(unit_key(kind, inputs, label), kind, model, inputs, label)
+    return Unit(unit_key(kind, inputs.payload(), label), kind, model, inputs, label)
 
 
 def merge_unit(model: ModelSpec, identities: dict[str, str]) -> Unit:
-    return model_unit("merge", model, identities, "")
+    return model_unit("merge", model, MergeInputs(model=model.identity, checkpoints=identities), "")
 
 
 def clean_unit(cfg: ExperimentConfig, model: ModelSpec, dataset: str, split: str, rows: list[int],
                identities: dict[str, str]) -> Unit:  # fmt: skip
     e = cfg.eval
-    return model_unit(
-        "clean",
-        model,
-        identities,
-        f"{dataset}/{split}",
+    inputs = CleanInputs(
+        model=model.identity,
+        checkpoints=identities,
         dataset=dataset,
         split=split,
         rows=rows,
@@ -166,35 +182,39 @@ def clean_unit(cfg: ExperimentConfig, model: ModelSpec, dataset: str, split: str
         agreement_n=e.agreement_n if split == "report" else 0,
         max_new_tokens=e.max_new_tokens,
     )
+    return model_unit("clean", model, inputs, f"{dataset}/{split}")
 
 
 def selection_unit(pair: str, method: MethodConfig, candidates: list[Unit], references: list[Unit] | None = None,
                    criterion: str = "mean_metric") -> Unit:  # fmt: skip
     """One (pair, method)'s choice among its candidates. A criterion other than `mean_metric` is part of the key
     (and so are the reference scores it normalises by); `mean_metric` keys stay those of earlier versions."""
-    inputs: dict[str, Any] = {"pair": pair, "method": method.name, "candidates": [u.key for u in candidates]}
+    inputs = SelectionInputs(pair=pair, method=method.name, candidates=[u.key for u in candidates])
     if criterion != "mean_metric":
-        inputs |= {"criterion": criterion, "references": [u.key for u in references or []]}
+        inputs = inputs.model_copy(update={"criterion": criterion, "references": [u.key for u in references or []]})
     label = f"{pair}/{method.name}"
-    return Unit(unit_key("selection", inputs, label), "selection", None, inputs, label)
+    return Unit(unit_key("selection", inputs.payload(), label), "selection", None, inputs, label)
 
 
 def attack_units(cfg: ExperimentConfig, spec: AttackConfig, model: ModelSpec, dataset: str, report: list[int],
                  identities: dict[str, str]) -> list[Unit]:  # fmt: skip
-    attack = spec.model_dump(mode="json", exclude={"seeds", "datasets", "methods", "n"})
+    settings = AttackSettings(**spec.model_dump(mode="json", exclude={"seeds", "datasets", "methods", "n"}))
     return [
         model_unit(
             "attack",
             model,
-            identities,
+            AttackInputs(
+                model=model.identity,
+                checkpoints=identities,
+                dataset=dataset,
+                rows=attack_rows(report, spec.n, seed),
+                prompt=cfg.eval.prompt,
+                mode=cfg.eval.mode,
+                chat=cfg.eval.chat,
+                attack=settings,
+                seed=seed,
+            ),
             f"{dataset}/{spec.attack}/{seed}",
-            dataset=dataset,
-            rows=attack_rows(report, spec.n, seed),
-            prompt=cfg.eval.prompt,
-            mode=cfg.eval.mode,
-            chat=cfg.eval.chat,
-            attack=attack,
-            seed=seed,
         )
         for seed in spec.seeds
     ]
@@ -202,7 +222,15 @@ def attack_units(cfg: ExperimentConfig, spec: AttackConfig, model: ModelSpec, da
 
 def livebench_units(cfg: ExperimentConfig, model: ModelSpec, identities: dict[str, str]) -> list[Unit]:
     settings = cfg.livebench.model_dump(exclude={"tasks", "methods"})
-    return [model_unit("livebench", model, identities, task, task=task, **settings) for task in cfg.livebench.tasks]
+    return [
+        model_unit(
+            "livebench",
+            model,
+            LiveBenchInputs(model=model.identity, checkpoints=identities, task=task, **settings),
+            task,
+        )
+        for task in cfg.livebench.tasks
+    ]
 
 
 def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]],

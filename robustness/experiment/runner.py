@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from robustness.data.glue import GlueSplit, load_glue
 from robustness.experiment import units as run
 from robustness.experiment.config import ExperimentConfig
+from robustness.experiment.inputs import AttackInputs, CleanInputs, SelectionInputs
 from robustness.experiment.plan import (
     ModelSpec,
     Unit,
@@ -117,10 +118,12 @@ class Runner:
         assert model is not None
         loaded = self.load(model)
         if unit.kind == "clean":
-            return run.run_clean(unit, loaded, self.cfg, self.data[unit.inputs["dataset"]], self.merge_json(model))
+            data = self.data[unit.inputs_as(CleanInputs).dataset]
+            return run.run_clean(unit, loaded, self.cfg, data, self.merge_json(model))
         if unit.kind == "attack":
-            parts = self.bert_parts(unit, loaded) if unit.inputs["attack"]["attack"] == "bertattack" else None
-            data = self.data[unit.inputs["dataset"]]
+            inputs = unit.inputs_as(AttackInputs)
+            parts = self.bert_parts(unit, loaded) if inputs.attack.attack == "bertattack" else None
+            data = self.data[inputs.dataset]
             return run.run_attack_unit(unit, loaded, self.cfg, data, self.merge_json(model), parts)
         if unit.kind == "livebench":
             return run.run_livebench(unit, loaded, self.cfg, self.run_dir / "livebench-answers", self.merge_json(model))
@@ -129,14 +132,14 @@ class Runner:
     def bert_parts(self, unit: Unit, loaded: Any) -> tuple[Any, Any]:
         from robustness.attacks.generators import bertattack_parts
 
-        spec = unit.inputs["attack"]
+        spec = unit.inputs_as(AttackInputs).attack
         assert unit.model is not None
-        return bertattack_parts(loaded, unit.model.model_id, spec["masked_lm"], spec["similarity_encoder"], self._bert)
+        return bertattack_parts(loaded, unit.model.model_id, spec.masked_lm, spec.similarity_encoder, self._bert)
 
     def selection_inputs(self, unit: Unit) -> list[tuple[ModelSpec, list[CleanRecord]]]:
         by_id = {m.model_id: m for m in candidate_models(self.cfg)}
         grouped: dict[str, list[CleanRecord]] = {}
-        for key in unit.inputs["candidates"]:
+        for key in unit.inputs_as(SelectionInputs).candidates:
             stored = self.store.get(key)
             assert stored is not None, key
             record = CleanRecord.model_validate(stored.result)
@@ -147,7 +150,7 @@ class Runner:
         """The references' clean metrics on the selection rows that a normalised criterion needs: model id ->
         dataset -> metric (empty for `mean_metric`)."""
         out: dict[str, dict[str, float]] = {}
-        for key in unit.inputs.get("references", []):
+        for key in unit.inputs_as(SelectionInputs).references or []:
             stored = self.store.get(key)
             assert stored is not None, key
             record = CleanRecord.model_validate(stored.result)
@@ -162,7 +165,7 @@ class Runner:
                 progress.update(bar, description=f"{unit.kind} {unit.label}")
                 started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 record = self.execute(unit)
-                self.store.put(unit.key, unit.kind, unit.inputs, record, started_at=started)
+                self.store.put(unit.key, unit.kind, unit.inputs.payload(), record, started_at=started)
                 self.done_now += 1
             progress.advance(bar)
             if unit.model is not None and last_use.get(unit.model.model_id) == i and unit.model.reference is None:
@@ -176,7 +179,7 @@ class Runner:
                 stored = self.store.get(unit.key)
                 assert stored is not None
                 record = SelectionRecord.model_validate(stored.result)
-                out[plain_model_id(record.pair, unit.inputs["method"])] = by_id[record.chosen_model_id]
+                out[plain_model_id(record.pair, unit.inputs_as(SelectionInputs).method)] = by_id[record.chosen_model_id]
         return out
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from merges.config import DEFAULT_DARE_METHOD
+from robustness import catalog
 from robustness.data.glue import GlueSplit
 from robustness.evaluate import PromptEvaluator, evaluator_for
 from robustness.experiment.config import ExperimentConfig
 from robustness.experiment.criterion import describe, rank_candidate
+from robustness.experiment.inputs import AttackInputs, CleanInputs, LiveBenchInputs, SelectionInputs
 from robustness.experiment.plan import ModelSpec, Unit
 from robustness.prompts import get_prompt
 from robustness.store.records import (
@@ -23,15 +26,24 @@ from robustness.store.records import (
 )
 
 
+def _combines_by_task_arithmetic(merge: dict[str, Any]) -> bool:
+    """Whether a merge's combining step is Task Arithmetic (itself, or after a sparsification step such as DARE):
+    the one method whose M3 weights depend on the scale convention."""
+    method = str(merge["method"])
+    if catalog.METHODS[method].sparsifies:
+        method = str(merge.get("parameters", {}).get("dare_method") or DEFAULT_DARE_METHOD)
+    return method == "task_arithmetic"
+
+
 def identity_fields(model: ModelSpec, cfg: ExperimentConfig, merge_json: dict[str, Any] | None) -> dict[str, Any]:
     lambdas = None
     if model.m3 and merge_json:
         drawn = merge_json.get("m3", {}).get("lambdas") or {}
         lambdas = [float(x) for group in sorted(drawn) for x in drawn[group]]
     convention = None
-    if model.m3 and model.method in ("task_arithmetic", "dare"):
+    if model.m3 and model.merge and _combines_by_task_arithmetic(model.merge):
         convention = "preserve_scale" if cfg.m3.preserve_scale else "official"
-    method = model.method if model.method in ("average", "task_arithmetic", "ties", "dare", "base") else "expert"
+    method = model.method if model.method in catalog.METHODS or model.method == "base" else "expert"
     return {
         "model_id": model.model_id,
         "method": method,
@@ -67,16 +79,16 @@ def _evaluator(loaded: Any, cfg: ExperimentConfig, data: GlueSplit, rows: list[i
 def run_clean(
     unit: Unit, loaded: Any, cfg: ExperimentConfig, data: GlueSplit, merge_json: dict[str, Any] | None
 ) -> CleanRecord:
-    inputs = unit.inputs
-    prompt = get_prompt(data.dataset, inputs["prompt"], cfg.data_dir)
-    evaluator = _evaluator(loaded, cfg, data, inputs["rows"], inputs["mode"])
+    inputs = unit.inputs_as(CleanInputs)
+    prompt = get_prompt(data.dataset, inputs.prompt, cfg.data_dir)
+    evaluator = _evaluator(loaded, cfg, data, inputs.rows, inputs.mode)
     outcome = evaluator(prompt.text)
     agreement = None
-    if inputs["agreement_n"]:
+    if inputs.agreement_n:
         # Score mode stands in for PromptBench's generated answers only when the model answers with the label
         # word first: measure how often the two modes agree, per model.
-        sub = inputs["rows"][: inputs["agreement_n"]]
-        other = "generate" if inputs["mode"] == "score" else "score"
+        sub = inputs.rows[: inputs.agreement_n]
+        other = "generate" if inputs.mode == "score" else "score"
         theirs = _evaluator(loaded, cfg, data, sub, other)(prompt.text).predictions
         agreement = sum(a == b for a, b in zip(outcome.predictions, theirs, strict=False)) / len(sub)
     assert unit.model is not None
@@ -84,14 +96,14 @@ def run_clean(
         dict(
             **identity_fields(unit.model, cfg, merge_json),
             dataset=data.dataset,
-            split=inputs["split"],
+            split=inputs.split,
             prompt=prompt.name,
-            mode=inputs["mode"],
+            mode=inputs.mode,
             metric_name=evaluator.metric_name,
             metric=outcome.metric,
             accuracy=outcome.accuracy,
-            n=len(inputs["rows"]),
-            indices=list(inputs["rows"]),
+            n=len(inputs.rows),
+            indices=list(inputs.rows),
             labels=evaluator.labels,
             predictions=list(outcome.predictions),
             agreement=agreement,
@@ -124,11 +136,12 @@ def run_selection(
     best = max(range(len(rows)), key=lambda i: (scores[i], -i))
     first = candidates[0][0]
     convention = identity_fields(first, cfg, None)["m3_convention"]
-    criterion = str(unit.inputs.get("criterion", "mean_metric"))
+    inputs = unit.inputs_as(SelectionInputs)
+    criterion = inputs.criterion_name
     undefined = sorted({d for r in rows for d, v in (r.normalised or {}).items() if v is None})
     return SelectionRecord.model_validate(
         dict(
-            pair=unit.inputs["pair"],
+            pair=inputs.pair,
             method=first.method,
             m3_convention=convention,
             criterion=describe(criterion, cfg.eval.datasets, cfg.eval.selection_n, undefined),
@@ -144,30 +157,30 @@ def run_attack_unit(unit: Unit, loaded: Any, cfg: ExperimentConfig, data: GlueSp
                     bert_parts: Any = None) -> AttackRecord:  # fmt: skip
     from robustness.attacks.recipes import run_attack
 
-    inputs = unit.inputs
-    spec = inputs["attack"]
-    prompt = get_prompt(data.dataset, inputs["prompt"], cfg.data_dir)
-    evaluator = _evaluator(loaded, cfg, data, inputs["rows"], inputs["mode"])
+    inputs = unit.inputs_as(AttackInputs)
+    spec = inputs.attack
+    prompt = get_prompt(data.dataset, inputs.prompt, cfg.data_dir)
+    evaluator = _evaluator(loaded, cfg, data, inputs.rows, inputs.mode)
     generator, similarity = bert_parts if bert_parts else (None, None)
-    result = run_attack(spec["attack"], evaluator, prompt.text, seed=inputs["seed"], search=spec["search"],
-                        generator=generator, similarity=similarity, levenshtein=spec["levenshtein"],
-                        candidates=spec["candidates"])  # fmt: skip
+    result = run_attack(spec.attack, evaluator, prompt.text, seed=inputs.seed, search=spec.search,
+                        generator=generator, similarity=similarity, levenshtein=spec.levenshtein,
+                        candidates=spec.candidates)  # fmt: skip
     assert unit.model is not None
     return AttackRecord.model_validate(
         dict(
             **identity_fields(unit.model, cfg, merge_json),
             dataset=data.dataset,
             prompt=prompt.name,
-            attack=spec["attack"],
+            attack=spec.attack,
             search=result.search,
-            seed=inputs["seed"],
+            seed=inputs.seed,
             metric_name=evaluator.metric_name,
             clean_metric=result.clean.metric,
             attacked_metric=result.attacked.metric,
             pdr=result.pdr,
             attacked_prompt=result.attacked_prompt,
             queries=result.queries,
-            indices=list(inputs["rows"]),
+            indices=list(inputs.rows),
             labels=evaluator.labels,
             clean_predictions=list(result.clean.predictions),
             attacked_predictions=list(result.attacked.predictions),
@@ -184,7 +197,7 @@ def run_livebench(unit: Unit, loaded: Any, cfg: ExperimentConfig, answers_dir: P
     from robustness.livebench.questions import CATEGORY_OF_TASK, load_questions, subset
     from robustness.livebench.results import score_answers
 
-    lb, task = cfg.livebench, unit.inputs["task"]
+    lb, task = cfg.livebench, unit.inputs_as(LiveBenchInputs).task
     questions = subset(load_questions(lb.questions_dir, [task], lb.release_date), lb.n, lb.seed)
     # Answers go to a file beside the store first, so a killed generation resumes where it stopped.
     answers_dir.mkdir(parents=True, exist_ok=True)

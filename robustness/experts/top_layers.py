@@ -31,6 +31,7 @@ from robustness.experts.recipe import TopLayersRecipe
 from robustness.experts.train import IGNORE, lr_factor
 from robustness.metrics import METRICS, metric_for
 from robustness.models.backend import common_prefix, label_token_ids
+from robustness.models.device import autocast
 from robustness.prompts import label_words
 
 EVAL_BATCH = 32
@@ -235,15 +236,15 @@ def train_top_layers(
     log = TopLayersLog()
     model.eval()  # no dropout; gradients still flow
     params = trainable_parameters(model, recipe.first_layer)
+    device = next(model.parameters()).device
     t0 = time.perf_counter()
-    train_cache = cache_lower(model, *train, recipe.first_layer)
-    holdout_cache = cache_lower(model, *holdout, recipe.first_layer)
+    with autocast(device, recipe.autocast):
+        train_cache = cache_lower(model, *train, recipe.first_layer)
+        holdout_cache = cache_lower(model, *holdout, recipe.first_layer)
     log.cache_seconds = time.perf_counter() - t0
     top = TopLayersModel(model, recipe.first_layer, label_candidates(tokenizer, recipe.task))
     metric = METRICS[metric_for(recipe.task)]
     holdout_labels = [r.label for r in holdout_cache.rows]
-    device = next(model.parameters()).device
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     optimizer = torch.optim.AdamW(params, lr=recipe.learning_rate, weight_decay=0.0)
     plan = [
         list(batches(epoch_groups(train_cache.rows, recipe.rows_per_prompt, rng), recipe.batch_size))
@@ -253,7 +254,8 @@ def train_top_layers(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, recipe.warmup_steps, total))
 
     def evaluate(step: int, best: tuple[float, dict[str, torch.Tensor] | None]) -> tuple[float, Any]:
-        score = metric(holdout_labels, top.predict(holdout_cache))
+        with autocast(device, recipe.autocast):
+            score = metric(holdout_labels, top.predict(holdout_cache))
         log.holdout.append((step, round(score, 4)))
         if best[1] is None or score > best[0]:
             log.best_step = step
@@ -265,7 +267,7 @@ def train_top_layers(
     with training_progress(label, total) as advance:
         for epoch in plan:
             for batch in epoch:
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                with autocast(device, recipe.autocast):
                     parts = [top.loss_sums(*train_cache.group(g)) for g in batch]
                 rows = sum(len(g) for g in batch)
                 lm = torch.stack([p[0] for p in parts]).sum() / sum(p[2] for p in parts)

@@ -15,6 +15,7 @@ from robustness.experts.examples import Example
 from robustness.experts.progress import training_progress
 from robustness.experts.recipe import LoraRecipe
 from robustness.models.backend import common_prefix
+from robustness.models.device import autocast
 
 IGNORE = -100
 MIN_SHARED_PREFIX = 8  # a shorter shared start is not worth a separate pass
@@ -143,7 +144,6 @@ def train_lora(
     peft_model = get_peft_model(model, config)
     peft_model.train()
     device = next(model.parameters()).device
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=recipe.learning_rate, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, recipe.warmup_steps, recipe.steps))
@@ -152,7 +152,7 @@ def train_lora(
     with training_progress(label, recipe.steps) as advance:
         for step in range(recipe.steps):
             batch = examples[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            with autocast(device, recipe.autocast):
                 loss = batch_loss(peft_model, batch, pad_id, device, recipe.rows_per_prompt)
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"{label}: loss became {loss.item()} at step {step}")

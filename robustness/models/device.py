@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -68,3 +69,14 @@ def resolve_dtype(spec: str, device: torch.device, accel: Accelerator | None = N
         return torch.float32
     accel = accel or Accelerator.probe()
     return torch.bfloat16 if accel.cuda_bf16 else torch.float16
+
+
+def autocast(device: torch.device, name: str) -> AbstractContextManager[object]:
+    """The training recipes' `autocast`: bfloat16 matrix products under torch.autocast, or none for float32."""
+    if name == "float32":
+        return nullcontext()
+    if name != "bfloat16":
+        raise UserError(f"unknown autocast {name!r}; use bfloat16 or float32")
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UserError(f"{device} has no bfloat16 support; set `autocast: float32` in the expert recipe")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -11,12 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from robustness.catalog import AttackName, DatasetName, MetricName, ModelKind, RecordSearch
+
 Kind = Literal["merge", "clean", "attack", "livebench", "selection"]
 KINDS: tuple[str, ...] = ("merge", "clean", "attack", "livebench", "selection")
 
-Method = Literal["average", "task_arithmetic", "ties", "dare", "base", "expert"]
-Dataset = Literal["sst2", "cola"]
-MetricName = Literal["accuracy", "mcc"]
 Convention = Literal["official", "preserve_scale"]
 
 
@@ -30,7 +29,7 @@ class ModelIdentity(Record):
     """Which model a result belongs to. `model_id` is unique per merged model (one per M3 candidate)."""
 
     model_id: str
-    method: Method
+    method: ModelKind
     m3: bool
     alpha: float | None = None
     lambdas: list[float] | None = None
@@ -49,7 +48,7 @@ class MergeRecord(ModelIdentity):
 class CleanRecord(ModelIdentity):
     """One clean evaluation of one model on one split with one prompt, with per-sample predictions."""
 
-    dataset: Dataset
+    dataset: DatasetName
     split: Literal["selection", "report"]
     prompt: str
     mode: Literal["score", "generate"]
@@ -66,10 +65,10 @@ class CleanRecord(ModelIdentity):
 class AttackRecord(ModelIdentity):
     """One attack with one seed: clean and attacked predictions on the same samples, so they can be paired."""
 
-    dataset: Dataset
+    dataset: DatasetName
     prompt: str
-    attack: Literal["deepwordbug", "bertattack", "stresstest"]
-    search: Literal["greedy", "paper", "brute-force"]  # brute-force: StressTest tries every suffix
+    attack: AttackName
+    search: RecordSearch  # brute-force: StressTest tries every suffix
     seed: int
     metric_name: MetricName
     clean_metric: float
@@ -117,7 +116,7 @@ class SelectionRecord(Record):
     """Lambda selection for one (pair, method): the candidate carried forward and the whole curve."""
 
     pair: str
-    method: Method
+    method: ModelKind
     m3_convention: Convention | None = None
     split: Literal["selection"] = "selection"
     criterion: str  # how candidates were ranked, in words (e.g. 'mean clean metric over datasets')

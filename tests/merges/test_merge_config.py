@@ -25,7 +25,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"models": ["a", {"model": "b", "weight": 0.3}]}, "models[1]: a model entry takes only the key 'model'"),
     ({"parameters": {"keep": 0}}, "parameters.keep: Input should be greater than 0"),
     ({"parameters": {"keep": 1.5}}, "parameters.keep: Input should be less than or equal to 1"),
-    ({"parameters": {}}, "parameters.keep: is required for TIES"),
+    ({"parameters": {}}, "parameters.keep: is required for method 'ties'"),
     ({"parameters": {"keep": 0.5, "scaling": -1}}, "parameters.scaling: Input should be greater than 0"),
     ({"parameters": {"keep": 0.5, "scaling": float("inf")}}, "parameters.scaling: Input should be a finite number"),
     ({"parameters": {"keep": 0.5, "trim_scope": "layer"}}, "parameters.trim_scope: "),
@@ -37,7 +37,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"method": "dare", "parameters": {"drop_rate": -0.1}}, "parameters.drop_rate: Input should be greater than"),
     (
         {"method": "dare", "parameters": {"drop_rate": 0.2, "dare_method": "ties"}},
-        "parameters.keep: is required for TIES",
+        "parameters.keep: is required for method 'ties'",
     ),
     ({"method": "dare", "parameters": {"drop_rate": 0.2, "dare_method": "dare"}}, "parameters.dare_method: "),
     ({"m3": {"enabled": True}}, "m3.alpha: is required when m3.lambda is null"),

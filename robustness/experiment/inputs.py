@@ -1,0 +1,98 @@
+"""What each kind of unit works from: one typed, frozen model per kind. A unit's key is the hash of `payload()`.
+
+The payloads are exactly the plain mappings earlier versions hashed, so stored runs keep their keys (a test pins the
+keys of the shipped configs). Fields that were absent from a payload (a selection's criterion under `mean_metric`)
+stay absent rather than appearing as null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from robustness.catalog import AttackName, DatasetName
+
+
+class Inputs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def payload(self) -> dict[str, Any]:
+        """The plain data the unit key hashes and the store keeps."""
+        return self.model_dump(mode="json")
+
+
+class ModelRef(Inputs):
+    """The model a unit works on: a merge (its merge config, with model names instead of paths) or a reference."""
+
+    model_id: str
+    merge: dict[str, Any] | None = None
+    reference: str | None = None
+
+
+class ModelInputs(Inputs):
+    model: ModelRef
+    checkpoints: dict[str, str]  # every checkpoint's identity: a changed checkpoint changes the key
+
+
+class MergeInputs(ModelInputs):
+    pass
+
+
+class CleanInputs(ModelInputs):
+    dataset: DatasetName
+    split: str  # selection | report
+    rows: list[int]
+    prompt: str
+    mode: str
+    chat: bool | None
+    agreement_n: int
+    max_new_tokens: int
+
+
+class AttackSettings(Inputs):
+    """The attack config's settings that change what one attack run does (not which models, rows or seeds)."""
+
+    attack: AttackName
+    search: str
+    masked_lm: str
+    similarity_encoder: str | None
+    levenshtein: int
+    candidates: int
+
+
+class AttackInputs(ModelInputs):
+    dataset: DatasetName
+    rows: list[int]
+    prompt: str
+    mode: str
+    chat: bool | None
+    attack: AttackSettings
+    seed: int
+
+
+class LiveBenchInputs(ModelInputs):
+    task: str
+    questions_dir: str | None
+    n: int
+    seed: int
+    release_date: str | None
+    max_new_tokens: int
+
+
+class SelectionInputs(Inputs):
+    pair: str
+    method: str  # the configured method's name (its label)
+    candidates: list[str]  # keys of the candidates' selection-row scores
+    criterion: str | None = None  # absent under mean_metric, whose keys predate it
+    references: list[str] | None = None  # keys of the base's and experts' selection-row scores
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def criterion_name(self) -> str:
+        return self.criterion or "mean_metric"
+
+
+UnitInputs = MergeInputs | CleanInputs | AttackInputs | LiveBenchInputs | SelectionInputs
