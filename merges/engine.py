@@ -2,12 +2,13 @@
 
 Order of work, so that nothing is written unless the merge can finish:
 1. validate the config and open every input's headers; check that the output folder is writable and neither
-   is, holds nor lies inside an input (`merges.io.check_output`); check architectures, tensor names and shapes
+   is, holds nor lies inside an input (`merges.output.check_output`); check architectures, tensor names and shapes
    (`merges.plan`); decide every lambda (`merges.m3`);
 2. read every input tensor once to reject NaN or Inf, naming the tensor (for TIES with global trimming this is
    the first of its two ranking passes, `merges.magnitude`);
 3. merge each tensor in pieces of at most `CHUNK` entries, writing each piece as it is made into a temporary
-   folder (`merges.io`), then add config, tokenizer and merge.json, and rename the folder into place.
+   folder (`merges.writer`, `merges.output`), then add config, tokenizer and merge.json, and rename the folder
+   into place.
 
 Inputs are memory-mapped and the arithmetic works on pieces, so private memory stays at a few pieces plus the
 DARE masks of one tensor, whatever the model size. With `device: cuda` each piece is moved to the GPU for the
@@ -30,7 +31,6 @@ from torch import Tensor
 
 from merges.config import MergeConfig, load_merge_config, validate_config
 from merges.errors import MergeError
-from merges.io import Checkpoint, ShardedSafetensorsWriter, atomic_folder, check_output, copy_side_files
 from merges.m3 import LambdaPlan, lambda_group, plan_lambdas
 from merges.magnitude import StreamingKthMagnitude, keep_count, kth_largest_magnitude
 from merges.methods import (
@@ -40,7 +40,10 @@ from merges.methods import (
     dare_keep_mask,
     dare_seed,
 )
+from merges.output import atomic_folder, check_output, copy_side_files
 from merges.plan import MergePlan, TensorTask, build_plan
+from merges.reader import Checkpoint
+from merges.writer import ShardedSafetensorsWriter
 
 log = logging.getLogger(__name__)
 
