@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from merges.errors import MergeError
-from merges.io import Checkpoint, OutputTensor
+from merges.reader import Checkpoint
+from merges.writer import OutputTensor
 
 VOCABULARY_POLICY = (
     "rows the base has are merged; rows beyond the base come from the model(s) that have them "

@@ -1,32 +1,22 @@
-"""`m3r report`: read a run's store, compute every table and figure, write report.md, report.html, tables/, figures/.
+"""The report as a document: every table, figure and sentence, computed from a run's frames (no I/O).
 
-The pure part (`build_report`) turns frames into a document; the shell (`write_report`) reads the store and writes
-files. Files are written into a temporary folder beside the output and moved into place at the end, so a failure
-(a full disk) never leaves a half-written report that looks finished.
+`build_report` is a list of named steps: the rows the report shows (`_carried_rows`), the warnings about them,
+then one function per section in the order the report prints them. Reading the store and writing the files is
+`reports.write`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 
 from reports import clean as clean_mod
 from reports import curves, effects, livebench, provenance, table3
-from reports.completeness import Completeness, notice_blocks, run_completeness
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
-from reports.formatting import csv_text
-from reports.html import render_html
-from reports.latex import table_tex
-from reports.load import RunData, load_run
-from reports.markdown import render_markdown
+from reports.load import RunData
 from reports.variants import ATTACK_ORDER, METHOD_LABEL, METHOD_ORDER, carried_forward, chosen_models
-from robustness.errors import UserError
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_PERMUTATIONS = 9999  # p >= 1/10000: Holm over 96 comparisons can still reach 0.01
@@ -45,14 +35,6 @@ class Report:
     @property
     def figures(self) -> list[Figure]:
         return [b for b in self.blocks if isinstance(b, Figure)]
-
-
-@dataclass(frozen=True)
-class Written:
-    out_dir: Path
-    files: list[str]  # relative to out_dir, sorted
-    warnings: list[str]
-    completeness: Completeness | None = None
 
 
 def effects_notes(permutations: int) -> list[str]:
@@ -129,29 +111,59 @@ def _effects_tables(frame: pd.DataFrame, permutations: int) -> tuple[Table, Tabl
     return m3_table, dare_table
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The attack, clean and LiveBench rows of the models the report shows: references, plain merges and the M3
+    candidates that lambda selection carried forward."""
+
+    attacks: pd.DataFrame
+    clean: pd.DataFrame
+    ood: pd.DataFrame
+
+
 def build_report(
     run: RunData, resamples: int = DEFAULT_RESAMPLES, seed: int = 0, permutations: int = DEFAULT_PERMUTATIONS
 ) -> Report:
     """Every table, figure and sentence of the report, from the run's frames (no I/O)."""
     warnings: list[str] = []
-    chosen = chosen_models(run.frame("selection"))
-    attacks = carried_forward(run.frame("attack"), chosen, warnings)
-    clean_rows = carried_forward(run.frame("clean"), chosen, warnings)
-    ood_rows = carried_forward(run.frame("livebench"), chosen, warnings)
-
-    cells = table3.attack_cells(attacks)
-    t3 = table3.table3(cells)
-    effect_frame = effects.effects_frame(attacks, resamples, seed, permutations, warnings)
-    m3_table, dare_table = _effects_tables(effect_frame, permutations)
-    clean_table = clean_mod.clean_table(clean_mod.clean_cells(clean_rows))
+    rows = _carried_rows(run, warnings)
+    effect_frame = effects.effects_frame(rows.attacks, resamples, seed, permutations, warnings)
     agreement = clean_mod.agreement_frame(run.frame("clean"))
     warnings += clean_mod.agreement_warnings(agreement)
-    curve_frame = curves.curve_frame(run.frame("selection"), run.frame("clean"), run.frame("attack"))
-    ood = livebench.ood_frame(ood_rows)
     overlap = clean_mod.split_overlap(run.frame("clean"))
-    for dataset, count in overlap.items():
-        if count:
-            warnings.append(f"{dataset}: {count} samples are in both the selection and the report split")
+    warnings += _data_warnings(run, effect_frame, overlap)
+    blocks: list[Block] = [
+        _run_summary(run),
+        *_warnings_section(warnings),
+        *_sample_sizes_section(rows),
+        *_table3_section(rows.attacks),
+        *_effects_sections(effect_frame, permutations),
+        *_clean_section(rows.clean),
+        *_selection_section(run, overlap),
+        *_livebench_section(rows.ood),
+        *_agreement_section(agreement),
+        *_provenance_section(rows, effect_frame, resamples, seed, permutations),
+    ]
+    return Report(f"Robustness report: {run.name}", blocks, warnings)
+
+
+def _carried_rows(run: RunData, warnings: list[str]) -> _Rows:
+    """The rows of the references, the plain merges and the chosen M3 candidates (what is dropped, in `warnings`)."""
+    chosen = chosen_models(run.frame("selection"))
+    return _Rows(
+        attacks=carried_forward(run.frame("attack"), chosen, warnings),
+        clean=carried_forward(run.frame("clean"), chosen, warnings),
+        ood=carried_forward(run.frame("livebench"), chosen, warnings),
+    )
+
+
+def _data_warnings(run: RunData, effect_frame: pd.DataFrame, overlap: dict[str, int]) -> list[str]:
+    """Shared samples between the splits, failed units, undefined PDR comparisons and withheld intervals."""
+    warnings = [
+        f"{dataset}: {count} samples are in both the selection and the report split"
+        for dataset, count in overlap.items()
+        if count
+    ]
     for kind, count in sorted(run.failed.items()):
         warnings.append(f"{count} {kind} unit(s) failed and are missing from the tables")
     undefined = (
@@ -167,21 +179,36 @@ def build_report(
             f"{withheld} interval(s) withheld: the quantity is undefined in more than 2.5% of the resamples "
             "(a clean metric near 0); see the effects tables' notes"
         )
+    return warnings
 
+
+def _run_summary(run: RunData) -> Paragraph:
+    """The opening line: run name, config hash, suite version and the unit count per kind."""
     meta = run.meta
-    blocks: list[Block] = [
-        Paragraph(
-            f"Run {run.name}: config hash {meta.get('config_hash', '')[:12]}, written by suite version "
-            f"{meta.get('suite_version', '?')}. Units: "
-            + ", ".join(f"{len(run.frame(k))} {k}" for k in ("merge", "clean", "attack", "livebench", "selection"))
-            + ". Every table's csv (tables/) carries the unit keys of the store rows behind each number."
-        ),
-    ]
-    if warnings:
-        blocks += [Heading("Warnings"), Bullets(warnings)]
-    blocks += [Heading("Sample sizes"), Bullets(provenance.sample_sizes(attacks, clean_rows, ood_rows) or ["none"])]
-    blocks += [Heading("Robustness under attack (Table 3 layout)"), t3]
-    blocks += [Heading("M3 effects"), m3_table]
+    return Paragraph(
+        f"Run {run.name}: config hash {meta.get('config_hash', '')[:12]}, written by suite version "
+        f"{meta.get('suite_version', '?')}. Units: "
+        + ", ".join(f"{len(run.frame(k))} {k}" for k in ("merge", "clean", "attack", "livebench", "selection"))
+        + ". Every table's csv (tables/) carries the unit keys of the store rows behind each number."
+    )
+
+
+def _warnings_section(warnings: list[str]) -> list[Block]:
+    return [Heading("Warnings"), Bullets(warnings)] if warnings else []
+
+
+def _sample_sizes_section(rows: _Rows) -> list[Block]:
+    return [Heading("Sample sizes"), Bullets(provenance.sample_sizes(rows.attacks, rows.clean, rows.ood) or ["none"])]
+
+
+def _table3_section(attacks: pd.DataFrame) -> list[Block]:
+    return [Heading("Robustness under attack (Table 3 layout)"), table3.table3(table3.attack_cells(attacks))]
+
+
+def _effects_sections(effect_frame: pd.DataFrame, permutations: int) -> list[Block]:
+    """M3 effects (with their forest plot when there are any), then M3 vs DARE."""
+    m3_table, dare_table = _effects_tables(effect_frame, permutations)
+    blocks: list[Block] = [Heading("M3 effects"), m3_table]
     if len(m3_table.data):
         blocks.append(
             Figure(
@@ -191,9 +218,15 @@ def build_report(
                 "M3 minus plain with 95% paired-bootstrap intervals; Holm-adjusted p-values at the right.",
             )
         )
-    blocks += [Heading("M3 vs DARE"), dare_table]
-    blocks += [Heading("Clean scores"), clean_table]
-    blocks += [Heading("Lambda selection")]
+    return [*blocks, Heading("M3 vs DARE"), dare_table]
+
+
+def _clean_section(clean_rows: pd.DataFrame) -> list[Block]:
+    return [Heading("Clean scores"), clean_mod.clean_table(clean_mod.clean_cells(clean_rows))]
+
+
+def _selection_section(run: RunData, overlap: dict[str, int]) -> list[Block]:
+    """What lambda selection chose and on which split, the split-overlap check, and the lambda curves."""
     selection = run.frame("selection")
     selection_lines = [
         f"{r.pair} {METHOD_LABEL.get(r.method, r.method)}: {len(r.candidates)} candidates scored on the "
@@ -203,14 +236,16 @@ def build_report(
     overlap_text = (
         "; ".join(f"{d}: {c} shared samples" for d, c in overlap.items()) if overlap else "not checkable (no split)"
     )
-    blocks.append(
+    blocks: list[Block] = [
+        Heading("Lambda selection"),
         Paragraph(
             "Lambda is chosen on a selection split disjoint from the report split; all other tables use the report "
             f"split. Overlap check between the two splits' samples: {overlap_text}."
-        )
-    )
+        ),
+    ]
     if selection_lines:
         blocks.append(Bullets(selection_lines))
+    curve_frame = curves.curve_frame(selection, run.frame("clean"), run.frame("attack"))
     blocks.append(curves.curve_table(curve_frame))
     if len(curve_frame) and curve_frame["lambda"].notna().any():
         blocks.append(
@@ -221,17 +256,32 @@ def build_report(
                 "Metric against λ for every M3 candidate; the star marks the candidate chosen on the selection split.",
             )
         )
-    blocks += [Heading("Out-of-distribution: LiveBench"), livebench.ood_table(ood)]
+    return blocks
+
+
+def _livebench_section(ood_rows: pd.DataFrame) -> list[Block]:
+    ood = livebench.ood_frame(ood_rows)
+    blocks: list[Block] = [Heading("Out-of-distribution: LiveBench"), livebench.ood_table(ood)]
     if len(ood):
         blocks.append(
             Figure("ood_livebench", "LiveBench scores", _figures().ood_bars(ood), "Mean LiveBench score per task.")
         )
-    blocks += [Heading("Score/generate agreement"), clean_mod.agreement_table(agreement)]
-    blocks += [
+    return blocks
+
+
+def _agreement_section(agreement: pd.DataFrame) -> list[Block]:
+    return [Heading("Score/generate agreement"), clean_mod.agreement_table(agreement)]
+
+
+def _provenance_section(
+    rows: _Rows, effect_frame: pd.DataFrame, resamples: int, seed: int, permutations: int
+) -> list[Block]:
+    """Conventions, attack sources and seeds, and how the intervals and p-values were computed."""
+    return [
         Heading("Provenance and methods"),
         Bullets(
-            provenance.conventions([attacks, clean_rows, ood_rows])
-            + provenance.attack_sources(attacks)
+            provenance.conventions([rows.attacks, rows.clean, rows.ood])
+            + provenance.attack_sources(rows.attacks)
             + [
                 f"Bootstrap: {resamples} paired resamples per comparison of the distinct rows, jointly across "
                 f"seeds, percentile 95% interval; permutation test: exact, or {permutations} random arm swaps per "
@@ -240,10 +290,9 @@ def build_report(
                 "comparisons with a row-level permutation p-value (M3 effects and M3 vs DARE together); the "
                 "seed-level p-values are shown beside them, unadjusted.",
             ]
-            + provenance.attack_seeds(attacks)
+            + provenance.attack_seeds(rows.attacks)
         ),
     ]
-    return Report(f"Robustness report: {run.name}", blocks, warnings)
 
 
 def _figures() -> ModuleType:
@@ -251,58 +300,3 @@ def _figures() -> ModuleType:
     from reports import figures
 
     return figures
-
-
-def write_report(
-    run_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str] | None = None,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-) -> Written:
-    """Render the report of `run_dir` into `out_dir` (default: <run_dir>/report)."""
-    run = load_run(run_dir)
-    report = build_report(run, resamples, seed)
-    status = run_completeness(run_dir)
-    blocks = [*notice_blocks(status), *report.blocks]  # an unfinished run says so before anything else
-    out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
-    files: dict[str, bytes] = {
-        "report.md": render_markdown(report.title, blocks).encode(),
-        "report.html": render_html(report.title, blocks).encode(),
-    }
-    for table in report.tables:
-        files[f"tables/{table.name}.csv"] = csv_text(table.data).encode()
-        files[f"tables/{table.name}.tex"] = table_tex(table).encode()
-    for figure in report.figures:
-        files[f"figures/{figure.name}.png"] = figure.png
-    _write_atomically(out, files)
-    return Written(out, sorted(files), report.warnings, status)
-
-
-def _write_atomically(out: Path, files: dict[str, bytes]) -> None:
-    """Write into a temporary sibling folder, then move each part into `out` (tables/ and figures/ replaced)."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists() and not out.is_dir():
-            raise UserError(f"report output {out} exists and is not a folder")
-        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
-    except OSError as exc:
-        raise UserError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
-    try:
-        for name, data in files.items():
-            path = staging / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        out.mkdir(exist_ok=True)
-        for part in ("tables", "figures"):
-            if (out / part).exists():
-                shutil.rmtree(out / part)
-            if (staging / part).exists():
-                os.replace(staging / part, out / part)
-        for name in ("report.md", "report.html"):
-            os.replace(staging / name, out / name)
-    except OSError as exc:
-        raise UserError(
-            f"cannot write the report to {out}: {exc.strerror or exc}; the store is unchanged, rerun once fixed"
-        ) from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from reports.build import write_report
+    from reports.write import write_report
     from robustness.errors import UserError
 
     if args.bootstrap < 100:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    from reports.build import write_report
+    from reports.write import write_report
 
     written = write_report(run_dir)
     err = Console(stderr=True, highlight=False)

@@ -27,7 +27,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
     """Cut tensors into odd-sized pieces so piece boundaries fall inside rows and inside tensors."""
-    import merges.engine
+    import merges.stream
 
-    monkeypatch.setattr(merges.engine, "CHUNK", 777)
+    monkeypatch.setattr(merges.stream, "CHUNK", 777)
     return 777

@@ -132,12 +132,13 @@ def test_output_inside_or_around_an_input_is_refused(
 def test_an_unwritable_output_fails_before_any_weight_is_read(
     tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import merges.io
+    import merges.output
+    import merges.reader
 
-    def no_reads(self: merges.io.Checkpoint, name: str) -> None:
+    def no_reads(self: merges.reader.Checkpoint, name: str) -> None:
         raise AssertionError(f"read {name} before the output was checked")
 
-    monkeypatch.setattr(merges.io.Checkpoint, "read", no_reads)
+    monkeypatch.setattr(merges.reader.Checkpoint, "read", no_reads)
     config = _write_config(tmp_path / "merge.yaml", tiny)
     (tmp_path / "a-file").write_text("x")
     line = _error(capsys, str(config), "--out", str(tmp_path / "a-file" / "sub" / "merged"))
@@ -148,7 +149,7 @@ def test_an_unwritable_output_fails_before_any_weight_is_read(
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(merges.io.tempfile, "NamedTemporaryFile", refuse)
+    monkeypatch.setattr(merges.output.tempfile, "NamedTemporaryFile", refuse)
     line = _error(capsys, str(config), "--out", str(tmp_path / "merged"))
     assert "cannot be written (Permission denied); choose a writable place" in line
 

@@ -75,9 +75,9 @@ def test_visit_order_and_piece_size_do_not_change_the_result(
         weight_map.update(dict.fromkeys(half, file))
     (shuffled / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
 
-    import merges.engine
+    import merges.stream
 
-    monkeypatch.setattr(merges.engine, "CHUNK", 1001)
+    monkeypatch.setattr(merges.stream, "CHUNK", 1001)
     other = merge({**_config(tiny, seed=9), "base_model": str(shuffled)}, tmp_path / "other")
     assert other.lambdas == reference.lambdas
     a, b = load_state_dict(tmp_path / "reference"), load_state_dict(tmp_path / "other")

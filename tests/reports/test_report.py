@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports.build import write_report
+from reports.write import write_report
 from robustness.cli import main
 from robustness.errors import UserError
 from robustness.metrics import mcc
