@@ -23,7 +23,7 @@ from robustness.data.glue import load_glue
 from robustness.experiment.config import ExperimentConfig
 from robustness.experiment.plan import Unit, candidate_models, phase_one, phase_two, plain_model_id, row_parts
 from robustness.experiment.runner import Runner
-from robustness.store import SelectionRecord, Store, config_hash
+from robustness.store import MergeRecord, SelectionRecord, Store, config_hash
 from tests.tiny import tiny_llama
 
 LINE = re.compile(r"^\[(\d+)/(\d+)\] (\w+) (\S+): done in \d+ (s|min); .+ elapsed, ETA \S.*$")
@@ -213,5 +213,12 @@ def test_a_killed_run_then_a_changed_config(
     assert sorted(executed) == sorted(plan_c - reused)
     assert {k: final[k] for k in killed} == killed
     assert_report_holds_the_plan_only(run_dir, plan_c, set(killed))
+    # The killed run left its plain merge's weights behind (same model id, scaling 1.0): the new merge is its own.
+    with Store.open_readonly(run_dir) as store:
+        merges = [store.get(k) for k in sorted(plan_c) if k.startswith("merge/")]
+    assert len(merges) == 3
+    assert all(isinstance(m.result, MergeRecord) and m.result.merge_json["parameters"]["scaling"] == 0.8
+               for m in merges if m is not None)  # fmt: skip
+    assert not any((run_dir / "merges").iterdir())
     with Store.open_readonly(run_dir) as store:
         assert [e.config_hash for e in store.history()] == [config_hash(a_cfg(a)), config_hash(a_cfg(c))]
