@@ -190,6 +190,7 @@ def _run_summary(run: RunData) -> Paragraph:
         f"{meta.get('suite_version', '?')}. Units: "
         + ", ".join(f"{len(run.frame(k))} {k}" for k in ("merge", "clean", "attack", "livebench", "selection"))
         + ". Every table's csv (tables/) carries the unit keys of the store rows behind each number."
+        + config_history(run)
     )
 
 
@@ -293,6 +294,23 @@ def _provenance_section(
             + provenance.attack_seeds(rows.attacks)
         ),
     ]
+
+
+def config_history(run: RunData) -> str:
+    """A sentence for a folder that has run more than one config: which ones, and what is left out."""
+    if len(run.history) < 2:
+        return ""
+    earlier = ", ".join(f"{e.config_hash[:12]} (first run {e.first_run_at[:16]})" for e in run.history[:-1])
+    left_out = (
+        f" The store also holds {run.unplanned} finished unit(s) that this config does not plan; they are not in "
+        "this report."
+        if run.unplanned
+        else ""
+    )
+    return (
+        f" This folder has run {len(run.history)} configs; earlier: {earlier}. Only the units the current config "
+        f"plans are reported (units of earlier configs with unchanged inputs were reused).{left_out}"
+    )
 
 
 def _figures() -> ModuleType:

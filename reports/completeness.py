@@ -2,7 +2,8 @@
 
 A report of an unfinished run has empty or thin sections that look like results. The planned units are counted
 as the runner counts them for its progress bar (`phase_one` plus `phase_two` with the plain merges standing in
-for the candidates selection has not chosen yet); the finished ones are the store's done units, per kind.
+for the candidates selection has not chosen yet); the finished ones are the store's done units that the current
+config plans (units of an earlier config in the same folder do not count), per kind.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class Completeness:
 def run_completeness(run_dir: str | os.PathLike[str]) -> Completeness:
     with Store.open_readonly(run_dir) as store:
         config = store.config()
-        done = {kind: len(store.done_keys(kind)) for kind in KINDS}
+        planned = store.planned_keys()
+        done = {kind: len(store.done_keys(kind) & planned if planned is not None else store.done_keys(kind))
+                for kind in KINDS}  # fmt: skip
     return Completeness(done, planned_units(config))
 
 

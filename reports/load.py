@@ -1,14 +1,18 @@
-"""Reading a run's store into frames: the only place the report touches the store (read-only)."""
+"""Reading a run's store into frames: the only place the report touches the store (read-only).
+
+A run folder may hold units of earlier configs (a rerun after a config change keeps them, README "The
+experiment"); the report is made of the units the current config plans only, as the store records them.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from robustness.store import KINDS, Store
+from robustness.store import KINDS, ConfigEntry, Store
 
 
 @dataclass(frozen=True)
@@ -19,16 +23,27 @@ class RunData:
     meta: dict[str, str]
     frames: dict[str, pd.DataFrame]
     failed: dict[str, int]  # units recorded as failed, per kind (they are not in any table)
+    unplanned: int = 0  # finished units of earlier configs that the current config does not plan (not reported)
+    history: list[ConfigEntry] = field(default_factory=list)  # the configs the folder has run, oldest first
 
     def frame(self, kind: str) -> pd.DataFrame:
         return self.frames[kind]
 
 
+def planned_only(frame: pd.DataFrame, planned: set[str] | None) -> pd.DataFrame:
+    """The rows of `frame` whose unit key the current config plans (all of them when no plan is recorded)."""
+    if planned is None:
+        return frame
+    return frame[frame["key"].isin(planned)].reset_index(drop=True)
+
+
 def load_run(run_dir: str | os.PathLike[str]) -> RunData:
-    """Open the run's results.sqlite read-only and read every finished unit."""
+    """Open the run's results.sqlite read-only and read every finished unit the current config plans."""
     path = Path(run_dir)
     with Store.open_readonly(path) as store:
-        frames = {kind: store.frame(kind) for kind in KINDS}
-        failed = {kind: len(store.frame(kind, status="failed")) for kind in KINDS}
-        meta = store.meta()
-    return RunData(path.resolve().name, meta, frames, {k: v for k, v in failed.items() if v})
+        planned = store.planned_keys()
+        frames = {kind: planned_only(store.frame(kind), planned) for kind in KINDS}
+        failed = {kind: len(planned_only(store.frame(kind, status="failed"), planned)) for kind in KINDS}
+        unplanned = len(store.done_keys() - planned) if planned is not None else 0
+        meta, history = store.meta(), store.history()
+    return RunData(path.resolve().name, meta, frames, {k: v for k, v in failed.items() if v}, unplanned, history)

@@ -1,5 +1,7 @@
 """The batched scorer against a direct, unbatched transformers computation, on a tiny random Llama."""
 
+import inspect
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,32 @@ def test_prefix_reuse_equals_plain_scoring(tiny: LoadedModel) -> None:
     got = reused.score(texts, ["positive", "negative"])
     assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
     assert torch.allclose(plain.score(texts, ["positive", "negative"]), expected, atol=1e-5)
+
+
+def test_scoring_and_generation_emit_no_future_warning(tiny: LoadedModel) -> None:
+    from robustness.models.backend import common_prefix
+
+    prompt = "Is the following sentence positive or negative? Answer with one word.\nQuestion: {}\nAnswer:"
+    texts = [prompt.format(s) for s in ("good", "a dull, lifeless mess of a film", "fine")]
+    ids = [tiny.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    assert len(common_prefix(ids)) >= HFBackend.MIN_PREFIX  # the cache is built and passed back in
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # e.g. transformers' deprecated `past_key_values`
+        HFBackend(tiny, batch_size=2).score(texts, ["positive", "negative"])
+        HFBackend(tiny, batch_size=2).generate(texts, max_new_tokens=3)
+
+
+def test_the_cache_argument_follows_the_models_signature(tiny: LoadedModel) -> None:
+    from robustness.models.kvcache import cache_argument, returned_cache
+
+    class Older(torch.nn.Module):
+        def forward(self, input_ids: torch.Tensor, past_key_values: object = None) -> None: ...
+
+    takes_cache = "cache" in inspect.signature(type(tiny.model).forward).parameters
+    assert cache_argument(tiny.model) == ("cache" if takes_cache else "past_key_values")
+    assert cache_argument(Older()) == "past_key_values"
+    out = tiny.model(input_ids=torch.tensor([[1, 2, 3]]), use_cache=True)
+    assert returned_cache(out) is not None
 
 
 def test_common_prefix_leaves_every_row_a_token() -> None:

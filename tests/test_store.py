@@ -27,6 +27,7 @@ from robustness.store import (
     Store,
     StoreError,
     config_hash,
+    store_path,
     unit_key,
 )
 
@@ -161,15 +162,81 @@ def test_resume_keeps_done_units_and_retries_failed_ones(tmp_path: Path) -> None
         assert s.meta()["config_hash"] == config_hash(CONFIG)
 
 
-def test_a_different_config_is_refused_naming_the_directory(tmp_path: Path) -> None:
+def test_a_changed_config_is_taken_keeps_units_and_adds_to_the_history(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    with Store.create_or_resume(run, CONFIG) as s:
+        assert s.previous_hash is None
+        s.put("u1", "clean", {}, clean_record())
+        s.set_plan(["u1", "u2"])
+        assert s.planned_keys() == {"u1", "u2"}
+        first = s.history()
+    assert [e.config_hash for e in first] == [config_hash(CONFIG)] and first[0].config == CONFIG
+    changed = CONFIG | {"seeds": [0]}
+    with Store.create_or_resume(run, changed) as s:
+        assert s.previous_hash == config_hash(CONFIG)
+        assert s.config() == changed and s.meta()["config_hash"] == config_hash(changed)
+        assert s.done_keys() == {"u1"}  # kept: the runner reuses it if the new config plans its key
+        assert s.planned_keys() == set()  # the old config's plan does not carry over
+        s.set_plan(["u1", "u3"])
+        history = s.history()
+    assert [e.config_hash for e in history] == [config_hash(CONFIG), config_hash(changed)]
+    assert [e.seq for e in history] == [1, 2] and history[0].first_run_at <= history[1].first_run_at
+    with Store.create_or_resume(run, changed) as s:  # the same config again: no new entry, the plan stays
+        assert s.previous_hash is None
+        assert s.planned_keys() == {"u1", "u3"}
+        again = s.history()
+    assert len(again) == 2 and again[1].last_run_at >= history[1].last_run_at
+    with Store.open_readonly(run) as s:
+        assert s.planned_keys() == {"u1", "u3"} and len(s.history()) == 2
+
+
+def test_a_store_without_a_recorded_plan_reports_every_unit(store: Store) -> None:
+    store.put("u1", "clean", {}, clean_record())
+    assert store.planned_keys() is None  # written without the runner: every stored unit is the config's
+
+
+def test_another_study_name_is_refused_with_the_fix(tmp_path: Path) -> None:
     run = tmp_path / "run"
     Store.create_or_resume(run, CONFIG).close()
     with pytest.raises(StoreError) as err:
-        Store.create_or_resume(run, CONFIG | {"seeds": [0]})
+        Store.create_or_resume(run, CONFIG | {"name": "other"})
     message = str(err.value)
-    assert str(run) in message and "different config" in message
-    assert "new run directory" in message and "delete" in message
+    assert message == (
+        f"run directory {run} holds study 'tiny', not 'other'; set name: tiny in the config to continue that "
+        "study, or use another output_dir for a new one"
+    )
     assert isinstance(err.value, UserError)  # the command line prints it as one line, exit code 2
+    # The runner asks first, before it builds or loads any model; the check writes nothing.
+    with pytest.raises(StoreError, match="holds study 'tiny', not 'other'"):
+        Store.check_resumable(run, CONFIG | {"name": "other"})
+    Store.check_resumable(run, CONFIG | {"seeds": [0]})  # a changed config of the same study is fine
+    Store.check_resumable(tmp_path / "new", CONFIG)  # no store yet: nothing to check
+    assert not (tmp_path / "new").exists()
+    with Store.open_readonly(run) as s:
+        assert s.config() == CONFIG and len(s.history()) == 1  # nothing changed
+
+
+def schema_one_store(run: Path) -> None:
+    """A store as the suite wrote it before config histories and plans (schema 1)."""
+    with Store.create_or_resume(run, CONFIG) as s:
+        s.put("u1", "clean", {}, clean_record())
+    with sqlite3.connect(store_path(run)) as conn:
+        conn.execute("DROP TABLE configs")
+        conn.execute("DROP TABLE plan")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_a_schema_one_store_is_read_and_upgraded(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    schema_one_store(run)
+    with Store.open_readonly(run) as s:
+        assert s.planned_keys() is None and s.done_keys() == {"u1"}
+        assert [e.config_hash for e in s.history()] == [config_hash(CONFIG)]
+    changed = CONFIG | {"seeds": [0]}
+    with Store.create_or_resume(run, changed) as s:
+        assert s.meta()["schema_version"] == "2"
+        assert [e.config_hash for e in s.history()] == [config_hash(CONFIG), config_hash(changed)]
+        assert s.previous_hash == config_hash(CONFIG) and s.done_keys() == {"u1"}
 
 
 def test_invalid_records_are_refused_and_nothing_is_stored(store: Store) -> None:

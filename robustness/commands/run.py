@@ -10,7 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run or resume an experiment config (merges, clean scores, attacks, LiveBench), then report",
         description="Run every unit of the experiment that is not yet in runs/<name>/results.sqlite; a killed run "
-        "resumes where it stopped. Then render runs/<name>/report/.",
+        "resumes where it stopped, and a rerun with a changed config reuses every stored unit whose inputs did not "
+        "change (the report shows the current config's units only). Then render runs/<name>/report/.",
     )
     p.add_argument("config", help="experiment YAML, e.g. configs/default.yaml")
     p.add_argument("--output-dir", help="where run folders go (default: the config's output_dir, runs)")

@@ -263,15 +263,18 @@ def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
 
 
 def phase_two(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]], chosen: dict[str, ModelSpec],
-              identities: dict[str, str]) -> list[Unit]:  # fmt: skip
+              identities: dict[str, str], *, partial: bool = False) -> list[Unit]:  # fmt: skip
     """Report-row scores, attacks and LiveBench for the references, the plain merges and the chosen candidates.
 
     `chosen` maps `pair/method` to the candidate that selection carried forward. Units are grouped by model so a
-    model is loaded once."""
+    model is loaded once. `partial`: `chosen` may lack methods whose selection has not run yet; their candidate's
+    units are left out (the units known so far, e.g. to count what a rerun reuses)."""
     units: list[Unit] = []
     merged = []
     for plain in plain_models(cfg):
-        merged += [plain, chosen[plain.model_id]]
+        merged.append(plain)
+        if not partial or plain.model_id in chosen:
+            merged.append(chosen[plain.model_id])
     for model in [*reference_models(cfg), *merged]:
         for dataset in cfg.eval.datasets:
             units.append(clean_unit(cfg, model, dataset, "report", rows[dataset][1], identities))

@@ -1,23 +1,23 @@
 """Run an experiment: resolve checkpoints, execute units in dependency order, write each to the store.
 
 Only this driver writes the store, one transaction per finished unit, so a killed run loses at most the unit in
-flight and a rerun skips everything that finished. Merged weights are deleted once no later unit needs them
-(unless `keep_merges`); a finished merge whose folder is gone is merged again, deterministically, when needed.
+flight and a rerun skips everything that finished. A rerun with a changed config reuses every stored unit whose
+key the new config still plans, and records the new plan so reports leave the other units out. Merged weights are
+deleted once no later unit needs them (unless `keep_merges`); a finished merge whose folder is gone is merged
+again, deterministically, when needed.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from robustness.data.glue import GlueSplit, load_glue
 from robustness.experiment import units as run
@@ -33,7 +33,9 @@ from robustness.experiment.plan import (
     plain_models,
     row_parts,
 )
-from robustness.store import Store
+from robustness.experiment.progress import UnitProgress, unit_progress
+from robustness.experiment.resume import count_reuse
+from robustness.store import Store, config_hash
 from robustness.store.records import CleanRecord, SelectionRecord
 
 console = Console(stderr=True)
@@ -78,9 +80,12 @@ class Runner:
         return self.cfg.run_dir
 
     def model_dir(self, model: ModelSpec) -> Path:
+        """A reference's checkpoint, or where a merge goes: named by the model id and a digest of what it merges,
+        so a folder left by a killed run of another config (same id, other parameters) is never taken for it."""
         if model.reference is not None:
             return self.checkpoints.paths[model.reference]
-        return self.run_dir / "merges" / model.model_id.replace("/", "__")
+        digest = config_hash({"merge": model.merge, "checkpoints": self.checkpoints.identities})[:12]
+        return self.run_dir / "merges" / f"{model.model_id.replace('/', '__')}-{digest}"
 
     def merge_json(self, model: ModelSpec) -> dict[str, Any] | None:
         file = self.model_dir(model) / "merge.json"
@@ -157,44 +162,63 @@ class Runner:
             out.setdefault(record.model_id, {})[str(record.dataset)] = record.metric
         return out
 
-    def run_units(self, todo: list[Unit], progress: Progress, bar: Any) -> None:
+    def run_units(self, todo: list[Unit], progress: UnitProgress) -> None:
         done = self.store.done_keys()
         last_use = {u.model.model_id: i for i, u in enumerate(todo) if u.model is not None}
         for i, unit in enumerate(todo):
-            if unit.key not in done:
-                progress.update(bar, description=f"{unit.kind} {unit.label}")
-                started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            if unit.key in done:
+                progress.skip(unit)
+            else:
+                progress.start(unit)
+                started, clock = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), time.monotonic()
                 record = self.execute(unit)
                 self.store.put(unit.key, unit.kind, unit.inputs.payload(), record, started_at=started)
                 self.done_now += 1
-            progress.advance(bar)
+                progress.finish(unit, time.monotonic() - clock)
             if unit.model is not None and last_use.get(unit.model.model_id) == i and unit.model.reference is None:
                 self.drop(unit.model)
 
-    def chosen(self, units: list[Unit]) -> dict[str, ModelSpec]:
+    def chosen(self, units: list[Unit], partial: bool = False) -> dict[str, ModelSpec]:
+        """`pair/method` -> the candidate its stored selection chose; `partial`: skip selections not stored yet."""
         by_id = {m.model_id: m for m in candidate_models(self.cfg)}
+        stored = self.store.done_keys("selection")
         out = {}
         for unit in units:
-            if unit.kind == "selection":
-                stored = self.store.get(unit.key)
-                assert stored is not None
-                record = SelectionRecord.model_validate(stored.result)
+            if unit.kind == "selection" and (unit.key in stored or not partial):
+                found = self.store.get(unit.key)
+                assert found is not None
+                record = SelectionRecord.model_validate(found.result)
                 out[plain_model_id(record.pair, unit.inputs_as(SelectionInputs).method)] = by_id[record.chosen_model_id]
         return out
 
+    def second_keys(self, chosen: dict[str, ModelSpec]) -> set[str]:
+        """Phase two's keys for the selections in `chosen` (the others' candidates left out)."""
+        return {u.key for u in phase_two(self.cfg, self.rows, chosen, self.checkpoints.identities, partial=True)}
 
-@contextmanager
-def live_view(total: int) -> Iterator[tuple[Progress, Any]]:
-    columns = (
-        TextColumn("[bold]{task.description}", table_column=None),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
-        yield progress, progress.add_task("units", total=total)
+    def record_plan(self, first: list[Unit], total: int) -> None:
+        """Record the plan as far as it is known (phase two where selection ran) and, after a config change, say
+        in one line what the store already holds of it."""
+        chosen = self.chosen(first, partial=True)
+        known = {u.key for u in first} | self.second_keys(chosen)
+        self.store.set_plan(known)
+        if self.store.previous_hash is None:
+            return
+        possible: set[str] = set()  # what phase two may add once the pending selections have chosen
+        for c in candidate_models(self.cfg):
+            if plain_model_id(c.pair, c.label) not in chosen:
+                possible |= self.second_keys({**chosen, plain_model_id(c.pair, c.label): c})
+        reuse = count_reuse(self.store.done_keys(), known, possible, total)
+        print(reuse.line(), file=sys.stderr, flush=True)
+
+    def remove_stale_merges(self) -> None:
+        """Delete merged weights no model of this config uses (left by a killed run of an earlier config)."""
+        folder = self.run_dir / "merges"
+        if self.cfg.keep_merges or not folder.is_dir():
+            return
+        current = {self.model_dir(m).name for m in [*plain_models(self.cfg), *candidate_models(self.cfg)]}
+        for stale in folder.iterdir():
+            if stale.name not in current:
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def run_experiment(cfg: ExperimentConfig) -> Path:
@@ -206,16 +230,22 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
 
             raise UserError(f"eval.selection_n + eval.report_n exceed {d}'s {len(data[d])} validation rows")
     rows = {d: row_parts(len(data[d]), cfg.eval.selection_n, cfg.eval.report_n, cfg.eval.split_seed) for d in data}
+    Store.check_resumable(cfg.run_dir, cfg.model_dump(mode="json"))  # before any model is built or loaded
     checkpoints = resolve_checkpoints(cfg)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     with Store.create_or_resume(cfg.run_dir, cfg.model_dump(mode="json")) as store:
         runner = Runner(cfg, store, checkpoints, data, rows)
         first = phase_one(cfg, rows, checkpoints.identities)
-        n_second = len(phase_two(cfg, rows, {m.model_id: m for m in plain_models(cfg)}, checkpoints.identities))
-        with live_view(len(first) + n_second) as (progress, bar):
-            runner.run_units(first, progress, bar)
-            chosen = runner.chosen(first)
-            runner.run_units(phase_two(cfg, rows, chosen, checkpoints.identities), progress, bar)
-        console.print(f"{runner.done_now} units run, {len(first) + n_second - runner.done_now} already in the store")
+        # Phase two's size does not depend on which candidates selection picks: the plain merges stand in.
+        total = len(first) + len(phase_two(cfg, rows, {m.model_id: m for m in plain_models(cfg)},
+                                           checkpoints.identities))  # fmt: skip
+        runner.record_plan(first, total)
+        runner.remove_stale_merges()
+        with unit_progress(total, console) as progress:
+            runner.run_units(first, progress)
+            second = phase_two(cfg, rows, runner.chosen(first), checkpoints.identities)
+            store.set_plan(u.key for u in [*first, *second])
+            runner.run_units(second, progress)
+        console.print(f"{runner.done_now} units run, {total - runner.done_now} already in the store")
     shutil.rmtree(cfg.run_dir / "tmp", ignore_errors=True)
     return cfg.run_dir

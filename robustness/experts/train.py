@@ -16,6 +16,7 @@ from robustness.experts.progress import training_progress
 from robustness.experts.recipe import LoraRecipe
 from robustness.models.backend import common_prefix
 from robustness.models.device import autocast
+from robustness.models.kvcache import cache_argument, returned_cache
 
 IGNORE = -100
 MIN_SHARED_PREFIX = 8  # a shorter shared start is not worth a separate pass
@@ -79,7 +80,7 @@ def shared_prefix_loss_sum(
         return target_loss_sum(model, {k: v.to(device) for k, v in collate(examples, pad_id).items()})
     p = len(prefix)
     decoder = model.get_decoder()
-    past = decoder(input_ids=torch.tensor([prefix], device=device), use_cache=True).past_key_values
+    past = returned_cache(decoder(input_ids=torch.tensor([prefix], device=device), use_cache=True))
     n = len(examples)
     for layer in past.layers:  # broadcast the one prefix row to the batch; gradients sum back through expand
         layer.keys = layer.keys.expand(n, -1, -1, -1)
@@ -92,8 +93,8 @@ def shared_prefix_loss_sum(
         input_ids=suffix["input_ids"].to(device),
         attention_mask=mask.to(device),
         position_ids=positions.to(device),
-        past_key_values=past,
         use_cache=True,
+        **{cache_argument(decoder): past},
     )[0]
     return _summed_target_loss(model, hidden, suffix["labels"])
 

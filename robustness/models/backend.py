@@ -11,6 +11,7 @@ from typing import Protocol
 
 import torch
 
+from robustness.models.kvcache import cache_argument, returned_cache
 from robustness.models.load import LoadedModel
 
 
@@ -118,7 +119,7 @@ class HFBackend:
 
     def _prefix_cache(self, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         ids = torch.tensor([prefix], device=self.loaded.device)
-        past = self.loaded.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+        past = returned_cache(self.loaded.model(input_ids=ids, use_cache=True, logits_to_keep=1))
         return [(layer.keys, layer.values) for layer in past.layers]
 
     def _last_logits(
@@ -141,7 +142,7 @@ class HFBackend:
             from transformers import DynamicCache
 
             n = len(rows)
-            kwargs["past_key_values"] = DynamicCache(
+            kwargs[cache_argument(self.loaded.model)] = DynamicCache(
                 ddp_cache_data=[
                     (k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in cache
                 ]

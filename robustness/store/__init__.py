@@ -15,7 +15,15 @@ from robustness.store.records import (
     SelectionRecord,
     parse_record,
 )
-from robustness.store.sqlite import STORE_FILE, DuplicateUnitError, Store, StoreError, Unit, store_path
+from robustness.store.sqlite import (
+    STORE_FILE,
+    ConfigEntry,
+    DuplicateUnitError,
+    Store,
+    StoreError,
+    Unit,
+    store_path,
+)
 
 __all__ = [
     "KINDS",
@@ -23,6 +31,7 @@ __all__ = [
     "STORE_FILE",
     "AttackRecord",
     "CleanRecord",
+    "ConfigEntry",
     "DuplicateUnitError",
     "LiveBenchRecord",
     "MergeRecord",

@@ -28,7 +28,7 @@ def canonical_json(value: Any) -> str:
 
 
 def config_hash(config: Mapping[str, Any] | BaseModel) -> str:
-    """sha256 of the config's canonical JSON: two configs share a run directory only if this matches."""
+    """sha256 of the config's canonical JSON: how a run folder's store tells its configs apart (its history)."""
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()
 
 

@@ -4,10 +4,18 @@ Why SQLite: one file that pandas reads, transactions that survive a killed proce
 is written in one transaction (`put`), so a crash loses at most the unit in flight and a rerun skips what
 `done_keys()` lists. The journal is WAL with `synchronous=FULL`: a commit is on disk before `put` returns.
 
+A run folder may be rerun with a changed config: unit keys depend only on a unit's inputs, so every stored unit
+whose key the new config still plans is reused. The store keeps the history of configs, and the keys the current
+config plans (`plan`), so that reports read only the current config's units.
+
 Tables:
-- `meta(key, value)`: config (canonical JSON), config_hash, suite_version, schema_version, created_at.
+- `meta(key, value)`: the current config (canonical JSON) and config_hash, suite_version, schema_version,
+  created_at, and plan_hash (the config hash the `plan` table belongs to, once a plan is recorded).
+- `configs`: one row per config the folder has run, in order: seq, config_hash, config, first_run_at, last_run_at.
+- `plan(key)`: the unit keys the current config plans (as far as they are known: phase two once selection ran).
 - `units`: one row per unit key: kind, status ('done' or 'failed'), started_at/finished_at (UTC ISO), inputs and
   result as JSON, and the indexed columns of `records.INDEXED_FIELDS` copied out of the result for filtering.
+  Units of earlier configs stay here (a later config may plan them again); reports leave them out.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,7 +41,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 STORE_FILE = "results.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+READABLE_SCHEMAS = ("1", "2")  # schema 1: no config history and no plan (one config per run folder)
 
 _KIND_LIST = ", ".join(f"'{k}'" for k in KINDS)
 _INDEXED_DDL = ",\n    ".join(f"{name} {'INTEGER' if name in ('m3', 'seed') else 'TEXT'}" for name in INDEXED_FIELDS)
@@ -52,6 +61,16 @@ CREATE TABLE IF NOT EXISTS units (
     result TEXT NOT NULL,
     {_INDEXED_DDL}
 );
+CREATE TABLE IF NOT EXISTS configs (
+    seq INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    config TEXT NOT NULL,
+    first_run_at TEXT NOT NULL,
+    last_run_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS plan (
+    key TEXT PRIMARY KEY
+);
 CREATE INDEX IF NOT EXISTS units_kind_status ON units (kind, status);
 CREATE INDEX IF NOT EXISTS units_model ON units (model_id);
 CREATE INDEX IF NOT EXISTS units_cell ON units (pair, method, m3, dataset, attack, seed);
@@ -64,6 +83,17 @@ class StoreError(UserError):
 
 class DuplicateUnitError(StoreError):
     """A unit that is already stored as done was written again (the runner should have skipped it)."""
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    """One config a run folder has run: its hash, when it first and last ran (UTC ISO), the config itself."""
+
+    seq: int
+    config_hash: str
+    first_run_at: str
+    last_run_at: str
+    config: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -94,6 +124,7 @@ class Store:
         self.path = path
         self._conn = conn
         self.readonly = readonly
+        self.previous_hash: str | None = None  # set by create_or_resume when the config changed since the last run
 
     # ---- opening -------------------------------------------------------------------------------------------
 
@@ -101,8 +132,10 @@ class Store:
     def create_or_resume(cls, run_dir: str | os.PathLike[str], config: Mapping[str, Any] | BaseModel) -> Store:
         """Open the store of `run_dir` for writing, creating folder and file on first use.
 
-        A store that already holds a different config (by hash) is refused: its results would be mixed with
-        results of other settings under the same keys' meaning.
+        A changed config (by hash) becomes the current one and is added to the config history; `previous_hash`
+        then names the one before. Stored units stay: the runner reuses those whose keys the new config still
+        plans, and the plan recorded so far is emptied (it was the old config's) until the runner records the
+        new one, so no report mixes the two. A store of another study (a different `name`) is refused.
         """
         run = Path(run_dir)
         if run.exists() and not run.is_dir():
@@ -141,6 +174,15 @@ class Store:
             raise
         return store
 
+    @classmethod
+    def check_resumable(cls, run_dir: str | os.PathLike[str], config: Mapping[str, Any] | BaseModel) -> None:
+        """Raise the error `create_or_resume` would (another study's folder, an unreadable store) without writing,
+        so a run can refuse before it loads or builds any model."""
+        if not store_path(run_dir).is_file():
+            return
+        with cls.open_readonly(run_dir) as store:
+            _check_same_study(Path(run_dir), store.config(), json.loads(canonical_json(config)))
+
     def close(self) -> None:
         self._conn.close()
 
@@ -157,6 +199,34 @@ class Store:
 
     def config(self) -> dict[str, Any]:
         return dict(json.loads(self.meta()["config"]))
+
+    def history(self) -> list[ConfigEntry]:
+        """Every config this folder has run, oldest first (a schema-1 store: its one config)."""
+        if not self._has_table("configs"):
+            meta = self.meta()
+            created = meta.get("created_at", "")
+            return [ConfigEntry(1, meta["config_hash"], created, created, json.loads(meta["config"]))]
+        rows = self._query("SELECT seq, config_hash, first_run_at, last_run_at, config FROM configs ORDER BY seq")
+        return [ConfigEntry(seq, h, first, last, json.loads(c)) for seq, h, first, last, c in rows]
+
+    # ---- the current config's plan -------------------------------------------------------------------------
+
+    def set_plan(self, keys: Iterable[str]) -> None:
+        """Record the unit keys the current config plans (replacing the plan recorded before), in one transaction."""
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only")
+        with self._transaction("the plan"):
+            self._conn.execute("DELETE FROM plan")
+            self._conn.executemany("INSERT OR IGNORE INTO plan (key) VALUES (?)", [(k,) for k in keys])
+            self._set_meta("plan_hash", self.meta()["config_hash"])
+
+    def planned_keys(self) -> set[str] | None:
+        """The keys the current config plans, or None when no plan was recorded for it (a store written without
+        the runner, or by a suite that had no plans): then every stored unit belongs to the current config."""
+        meta = self.meta()
+        if not self._has_table("plan") or meta.get("plan_hash") != meta["config_hash"]:
+            return None
+        return {k for (k,) in self._query("SELECT key FROM plan")}
 
     # ---- writing -------------------------------------------------------------------------------------------
 
@@ -289,8 +359,11 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
+    def _has_table(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
     def _init_schema(self, config: Mapping[str, Any] | BaseModel) -> None:
-        new_hash = config_hash(config)
+        new_hash, new_json, now = config_hash(config), canonical_json(config), now_utc()
         with self._transaction("the store's tables"):
             # One statement at a time: executescript() would commit on its own, outside this transaction.
             for statement in _statements(SCHEMA):
@@ -301,21 +374,39 @@ class Store:
                 if units:
                     raise StoreError(f"{self.path} holds units but no meta table entries: not a store of this suite")
                 for k, v in {
-                    "config": canonical_json(config),
+                    "config": new_json,
                     "config_hash": new_hash,
                     "suite_version": __version__,
                     "schema_version": SCHEMA_VERSION,
-                    "created_at": now_utc(),
+                    "created_at": now,
                 }.items():
                     self._conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (k, v))
+                self._add_history(new_hash, new_json, now)
                 return
-        self._check_meta(meta)
-        if meta["config_hash"] != new_hash:
-            raise StoreError(
-                f"run directory {self.path.parent} holds results of a different config "
-                f"(stored hash {meta['config_hash'][:12]}, new {new_hash[:12]}); use a new run directory for the new "
-                f"config, or delete {self.path} to start this one over"
-            )
+            self._check_meta(meta)
+            _check_same_study(self.path.parent, json.loads(meta["config"]), json.loads(new_json))
+            if meta["schema_version"] != SCHEMA_VERSION:  # schema 1: the one config it ran starts the history
+                self._add_history(meta["config_hash"], meta["config"], meta.get("created_at", now))
+                self._set_meta("schema_version", SCHEMA_VERSION)
+            if meta["config_hash"] == new_hash:
+                self._conn.execute("UPDATE configs SET last_run_at = ? WHERE seq = (SELECT MAX(seq) FROM configs)",
+                                   (now,))  # fmt: skip
+                return
+            self._add_history(new_hash, new_json, now)
+            self._set_meta("config", new_json)
+            self._set_meta("config_hash", new_hash)
+            self._set_meta("plan_hash", new_hash)
+            self._conn.execute("DELETE FROM plan")
+        self.previous_hash = meta["config_hash"]
+
+    def _add_history(self, digest: str, config: str, when: str) -> None:
+        self._conn.execute(
+            "INSERT INTO configs (config_hash, config, first_run_at, last_run_at) VALUES (?, ?, ?, ?)",
+            (digest, config, when, when),
+        )
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def _check_existing(self) -> None:
         tables = {t for (t,) in self._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -329,11 +420,22 @@ class Store:
             raise StoreError(
                 f"{self.path} is not a result store of this suite (meta lacks {', '.join(sorted(missing))})"
             )
-        if meta["schema_version"] != SCHEMA_VERSION:
+        if meta["schema_version"] not in READABLE_SCHEMAS:
             raise StoreError(
-                f"{self.path} has store schema {meta['schema_version']}, this suite reads {SCHEMA_VERSION}; "
-                "render it with the suite version that wrote it, or rerun into a new run directory"
+                f"{self.path} has store schema {meta['schema_version']}, this suite reads "
+                f"{' and '.join(READABLE_SCHEMAS)}; render it with the suite version that wrote it, or rerun into "
+                "a new run directory"
             )
+
+
+def _check_same_study(run: Path, stored: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """A run folder holds one study: a config with another `name` was meant for another folder."""
+    old_name, new_name = stored.get("name"), new.get("name")
+    if old_name is not None and new_name is not None and old_name != new_name:
+        raise StoreError(
+            f"run directory {run} holds study {old_name!r}, not {new_name!r}; set name: {old_name} in the config "
+            "to continue that study, or use another output_dir for a new one"
+        )
 
 
 def _statements(script: str) -> list[str]:
