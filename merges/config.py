@@ -261,7 +261,8 @@ def validate_config(data: Any, source: str = "merge config") -> MergeConfig:
     try:
         return MergeConfig.model_validate(data)
     except ValidationError as exc:
-        raise MergeError(f"{source}: {_describe(exc)}") from None
+        key, problem = _describe(exc)
+        raise MergeError(f"{source}: {key}: {problem}", key=key, problem=problem) from None
 
 
 def load_merge_config(path: str | Path) -> MergeConfig:
@@ -283,8 +284,8 @@ def load_merge_config(path: str | Path) -> MergeConfig:
     return validate_config(data, source=str(file))
 
 
-def _describe(exc: ValidationError) -> str:
-    """The first problem as `key: message`, with the key in the YAML's own spelling."""
+def _describe(exc: ValidationError) -> tuple[str, str]:
+    """The first problem as (key, message), with the key in the YAML's own spelling."""
     err = exc.errors()[0]
     message = str(err.get("msg", ""))
     key = _key(err.get("loc", ()))
@@ -299,7 +300,7 @@ def _describe(exc: ValidationError) -> str:
     elif err.get("type") == "literal_error":
         message = f"{message}, got {err.get('input')!r}"
     extra = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-    return f"{key or '(top level)'}: {message}{extra}"
+    return key or "(top level)", f"{message}{extra}"
 
 
 def _key(loc: tuple[Any, ...] | list[Any]) -> str:

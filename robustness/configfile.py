@@ -15,15 +15,31 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def format_validation_error(exc: ValidationError, tags: frozenset[str] = frozenset()) -> str:
-    """One clause per problem, each naming the key path: `experts.cola.steps: Input should be greater than 0`.
+    """One clause per problem, each naming the key path as YAML spells it: `experts.cola.steps: Input should be
+    greater than 0`, `methods[1].method: Input should be ...`.
 
     `tags` are the names of a tagged union's branches, which pydantic puts in the path although the user never
-    wrote them (`experts.cola.top_layers.rank`); they are left out."""
+    wrote them (`experts.cola.top_layers.rank`); they are left out. A check between keys names its own keys in its
+    message (`attacks[0].methods: unknown method(s) ...`), so a top-level one is given as it is."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(x) for x in err["loc"] if x not in tags) or "(top level)"
-        parts.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
+        where = key_path(err["loc"], tags)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(message if not where and err["type"] == "value_error" else f"{where or '(top level)'}: {message}")
     return "; ".join(parts)
+
+
+def key_path(loc: tuple[int | str, ...], tags: frozenset[str] = frozenset()) -> str:
+    """`('methods', 1, 'parameters')` -> `methods[1].parameters`: list positions in brackets, as YAML users say."""
+    parts: list[str] = []
+    for item in loc:
+        if item in tags:
+            continue
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:

@@ -22,6 +22,7 @@ def test_auto_device_prefers_cuda() -> None:
         ("cuda", CPU_ONLY, "CUDA is not available"),
         ("cuda:2", AMPERE, "has 2 CUDA device"),
         ("cuda:x", AMPERE, "unknown device"),
+        ("cuda:-1", AMPERE, "unknown device 'cuda:-1'"),
         ("tpu", CPU_ONLY, "unknown device 'tpu'"),
     ],
 )

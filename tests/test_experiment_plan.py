@@ -117,11 +117,15 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nmethods: [{method: slerp}]\n")
     with pytest.raises(
-        UserError, match=r"methods\.0\.method: unknown method 'slerp'; use one of average, task_arithmetic, ties, dare$"
+        UserError,
+        match=r"methods\[0\]\.method: unknown method 'slerp'; use one of average, task_arithmetic, ties, dare$",
     ):
         load_experiment(bad)
     bad.write_text("name: x\nmethods: [{method: ties}]\nattacks: [{attack: deepwordbug, methods: [dare]}]\n")
     with pytest.raises(UserError, match=r"attacks\[0\]\.methods: unknown method\(s\) \['dare'\]"):
+        load_experiment(bad)
+    bad.write_text("name: x\nmethods: [{method: ties}, {method: ties}]\n")  # a check between keys: no "(top level)"
+    with pytest.raises(UserError, match=r"bad\.yaml: methods: two methods share a name; give one a distinct label$"):
         load_experiment(bad)
     bad.write_text("name: x\nmethods: [{method: ties}]\nevall: {}\n")
     with pytest.raises(UserError, match="evall: Extra inputs are not permitted"):

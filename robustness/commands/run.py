@@ -23,12 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from robustness.errors import UserError
     from robustness.experiment.config import load_experiment
-    from robustness.experiment.runner import run_experiment
+    from robustness.experiment.validate import validate_study
 
     overrides = {"output_dir": args.output_dir, "data_dir": args.data_dir, "device": args.device,
                  "keep_merges": args.keep_merges}  # fmt: skip
     cfg = load_experiment(args.config, overrides)
+    try:  # the whole study, before any model loads or anything is written (README: The experiment)
+        validate_study(cfg)
+    except UserError as exc:
+        raise UserError(f"{args.config}: {exc}") from None
+    from robustness.experiment.runner import run_experiment
+
     run_dir = run_experiment(cfg)
     if args.no_report:
         print(run_dir)

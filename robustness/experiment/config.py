@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from robustness.catalog import AttackName, DatasetName, MethodName, SearchName
 from robustness.configfile import load_config
+
+Seed = Annotated[int, Field(ge=0)]  # numpy refuses negative seeds
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")  # as robustness/models/device.py reads them, in lower case
+
+
+def _unique(values: Sequence[Any], what: str) -> None:
+    """A value listed twice would plan the same units twice (the store refuses the second): say which."""
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise ValueError(f"{seen[0]!r} is listed twice; list each {what} once")
 
 
 class Frozen(BaseModel):
@@ -49,6 +63,18 @@ class M3Sweep(Frozen):
     preserve_scale: bool = False
     per_block: bool = False
 
+    @field_validator("alphas")
+    @classmethod
+    def _alphas(cls, alphas: list[float]) -> list[float]:
+        for a in alphas:
+            if not (math.isfinite(a) and a > 0):
+                raise ValueError(f"each alpha must be a finite number > 0 (lambda ~ Beta(alpha, alpha)), got {a}")
+        labels = [f"{a:g}" for a in alphas]  # how candidates' model ids name their alpha (plan.py)
+        for i, label in enumerate(labels):
+            if label in labels[:i]:
+                raise ValueError(f"alpha {label} is listed twice (to 6 significant digits); list each alpha once")
+        return alphas
+
 
 class EvalConfig(Frozen):
     """Clean evaluation: rows of the GLUE validation split, divided into disjoint selection and report parts."""
@@ -62,23 +88,35 @@ class EvalConfig(Frozen):
     # on one scale, the merge's gain over the base as a share of the best expert's; mean_metric averages raw metrics.
     selection: Literal["normalised_gain", "mean_metric"] = "normalised_gain"
     report_n: int = Field(default=200, gt=0)
-    split_seed: int = 0
+    split_seed: Seed = 0
     agreement_n: int = Field(default=32, ge=0)  # rows on which score and generate modes are compared
     max_new_tokens: int = Field(default=10, gt=0)
     batch_size: int | None = Field(default=None, gt=0)
+
+    @field_validator("datasets")
+    @classmethod
+    def _once(cls, datasets: list[str]) -> list[str]:
+        _unique(datasets, "dataset")
+        return datasets
 
 
 class AttackConfig(Frozen):
     attack: AttackName
     datasets: list[DatasetName] = Field(default=["sst2", "cola"], min_length=1)
     methods: list[str] = Field(default_factory=list)  # method names (labels); empty: every method
-    seeds: list[int] = Field(default=[0], min_length=1)
+    seeds: list[Seed] = Field(default=[0], min_length=1)
     search: SearchName = "greedy"
     n: int = Field(default=50, gt=0)  # rows of the report part attacked (seeded per attack seed)
     masked_lm: str = "bert-base-uncased"
     similarity_encoder: str | None = None
     levenshtein: int = Field(default=30, gt=0)
     candidates: int = Field(default=48, gt=0)  # BERTAttack's replacement words per position (PromptBench: 48)
+
+    @field_validator("datasets", "seeds")
+    @classmethod
+    def _once(cls, values: list[Any], info: ValidationInfo) -> list[Any]:
+        _unique(values, str(info.field_name).removesuffix("s"))
+        return values
 
 
 class LiveBenchConfig(Frozen):
@@ -89,6 +127,30 @@ class LiveBenchConfig(Frozen):
     release_date: str | None = None
     max_new_tokens: int = Field(default=256, gt=0)
     methods: list[str] = Field(default_factory=list)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        from robustness.livebench.questions import CATEGORY_OF_TASK
+
+        unknown = [t for t in tasks if t not in CATEGORY_OF_TASK]
+        if unknown:
+            raise ValueError(f"unknown LiveBench task {unknown[0]!r}; choose from: {', '.join(CATEGORY_OF_TASK)}")
+        _unique(tasks, "task")
+        return tasks
+
+    @field_validator("release_date", mode="before")
+    @classmethod
+    def _real_date(cls, value: Any) -> Any:
+        if isinstance(value, date):  # YAML reads an unquoted 2024-06-24 as a date
+            return value.isoformat()
+        try:
+            real = isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            real = False
+        if value is not None and not real:
+            raise ValueError(f"must be a real date written YYYY-MM-DD (e.g. 2024-06-24), got {value!r}")
+        return value
 
 
 class ExperimentConfig(Frozen):
@@ -106,6 +168,13 @@ class ExperimentConfig(Frozen):
     livebench: LiveBenchConfig = Field(default_factory=LiveBenchConfig)
     keep_merges: bool = False
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        if not DEVICE.fullmatch(device):
+            raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N (in lower case)")
+        return device
+
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
         names = [m.name for m in self.methods]
@@ -119,11 +188,38 @@ class ExperimentConfig(Frozen):
         for pair in self.pairs:
             if len(pair) < 2 or len(set(pair)) != len(pair):
                 raise ValueError(f"pairs: {pair} must name two or more different experts")
+        if len({tuple(p) for p in self.pairs}) < len(self.pairs):
+            raise ValueError("pairs: a pair is listed twice; list each pair once")
+        for i, attack in enumerate(self.attacks):
+            missing = [d for d in attack.datasets if d not in self.eval.datasets]
+            if missing:
+                raise ValueError(
+                    f"attacks[{i}].datasets: {missing[0]!r} is not in eval.datasets {self.eval.datasets}; attacks use "
+                    "the report rows of eval's datasets, so add it there or remove it here"
+                )
+            _no_repeated_attack(self.attacks, i)
         return self
 
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name
+
+
+def _no_repeated_attack(attacks: list[AttackConfig], j: int) -> None:
+    """Two entries with the same settings that share a method, dataset and seed plan the same units twice."""
+    b = attacks[j]
+    same = {"seeds", "datasets", "methods"}
+    for i, a in enumerate(attacks[:j]):
+        methods = not a.methods or not b.methods or set(a.methods) & set(b.methods)
+        if (
+            methods
+            and set(a.seeds) & set(b.seeds)
+            and set(a.datasets) & set(b.datasets)
+            and a.model_dump(exclude=same) == b.model_dump(exclude=same)
+        ):
+            raise ValueError(
+                f"attacks[{j}]: repeats attacks[{i}] (same settings, method, dataset and seed); merge them"
+            )
 
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

@@ -198,7 +198,8 @@ def run_livebench(unit: Unit, loaded: Any, cfg: ExperimentConfig, answers_dir: P
     from robustness.livebench.results import score_answers
 
     lb, task = cfg.livebench, unit.inputs_as(LiveBenchInputs).task
-    questions = subset(load_questions(lb.questions_dir, [task], lb.release_date), lb.n, lb.seed)
+    found = load_questions(lb.questions_dir, [task], lb.release_date, data_dir=cfg.data_dir)
+    questions = subset(found, lb.n, lb.seed)
     # Answers go to a file beside the store first, so a killed generation resumes where it stopped.
     answers_dir.mkdir(parents=True, exist_ok=True)
     out = answers_dir / (unit.key.replace("/", "_") + ".jsonl")

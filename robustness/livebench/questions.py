@@ -147,11 +147,14 @@ def load_hub(categories: Iterable[str]) -> list[Question]:
     return questions
 
 
-def resolve_questions_dir(questions_dir: str | os.PathLike[str] | None) -> Path | None:
-    """The folder to read questions from: the explicit one, else $M3R_DATA_DIR/livebench, else None (Hub)."""
+def resolve_questions_dir(
+    questions_dir: str | os.PathLike[str] | None, data_dir: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The folder to read questions from: the explicit one, else `livebench/` under the data root (`data_dir`, else
+    $M3R_DATA_DIR), else None (Hub)."""
     if questions_dir is not None and str(questions_dir) != "":
         return Path(questions_dir).expanduser()
-    root = resolve_data_dir()
+    root = resolve_data_dir(data_dir)
     if root is not None and (root / DATA_SUBDIR).is_dir():
         return root / DATA_SUBDIR
     return None
@@ -162,17 +165,18 @@ def load_questions(
     tasks: Sequence[str] | None = None,
     release: str | None = None,
     hub: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
 ) -> list[Question]:
     """Questions of the given tasks (default: every task this suite scores), live at `release` if given.
 
-    Reads `questions_dir`, else $M3R_DATA_DIR/livebench, else (or with `hub`) the Hugging Face Hub. Raises
-    `UserError` saying where to get questions when none are found.
+    Reads `questions_dir`, else `livebench/` under the data root (`data_dir`, else $M3R_DATA_DIR), else (or with
+    `hub`) the Hugging Face Hub. Raises `UserError` saying where to get questions when none are found.
     """
     wanted = list(tasks) if tasks else list(CATEGORY_OF_TASK)
     unknown = [t for t in wanted if t not in CATEGORY_OF_TASK]
     if unknown:
         raise UserError(f"unknown LiveBench task(s) {', '.join(unknown)}; choose from: {', '.join(CATEGORY_OF_TASK)}")
-    folder = None if hub else resolve_questions_dir(questions_dir)
+    folder = None if hub else resolve_questions_dir(questions_dir, data_dir)
     if folder is not None:
         questions, origin = load_local(folder), str(folder)
     else:

@@ -53,9 +53,12 @@ def resolve_device(spec: str = "auto", accel: Accelerator | None = None) -> torc
 
 def _cuda_index(spec: str) -> int:
     try:
-        return int(spec.split(":", 1)[1])
+        index = int(spec.split(":", 1)[1])
     except ValueError:
-        raise UserError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
+        index = -1
+    if index < 0:
+        raise UserError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N")
+    return index
 
 
 def resolve_dtype(spec: str, device: torch.device, accel: Accelerator | None = None) -> torch.dtype:

@@ -93,6 +93,17 @@ def test_shared_instruction_following_releases(data_dir: Path) -> None:
     assert len(load_questions(root, ["summarize", "simplify"], release="2024-06-24")) == 100
 
 
+def test_a_study_data_dir_is_the_data_root_for_questions(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study's data_dir (or --data-dir) is where its LiveBench questions are looked for, as its GLUE rows are."""
+    monkeypatch.delenv("M3R_DATA_DIR", raising=False)
+    assert lq.resolve_questions_dir(None, data_dir) == data_dir.resolve() / "livebench"
+    assert lq.resolve_questions_dir(None, tmp_path) is None  # no livebench/ there: the Hub
+    assert lq.resolve_questions_dir(tmp_path / "q", data_dir) == tmp_path / "q"  # the explicit folder wins
+    assert len(load_questions(None, ["summarize"], data_dir=data_dir)) == 100
+
+
 def test_seeded_subset_is_per_task_and_order_free() -> None:
     rows = [{"question_id": f"{task}-{i:02d}", "turns": ["t"], "task": task} for task in ("a", "b") for i in range(20)]
     questions = [question_from_row(r) for r in rows]

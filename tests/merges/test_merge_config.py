@@ -66,6 +66,8 @@ def test_bad_config_names_the_key(change: dict[str, Any], message: str) -> None:
         validate_config({**GOOD, **change})
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+    # The key and the problem also come apart, for callers that name their own key (a study's methods[i]).
+    assert str(err.value) == f"merge config: {err.value.key}: {err.value.problem}" and err.value.key
 
 
 @pytest.mark.parametrize("m3", [None, {}, {"enabled": False}, {"enabled": False, "preserve_scale": False}])
