@@ -108,10 +108,10 @@ def test_reports_take_names_orders_and_labels_from_the_catalog() -> None:
 def test_study_config_and_records_refuse_names_outside_the_catalog(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nmethods: [{method: task_arithmetic}]\neval: {datasets: [sst2, mnli]}\n")
-    with pytest.raises(UserError, match=r"eval\.datasets\.1: unknown dataset 'mnli'; use one of sst2, cola"):
+    with pytest.raises(UserError, match=r"eval\.datasets\[1\]: unknown dataset 'mnli'; use one of sst2, cola"):
         load_experiment(bad)
     bad.write_text("name: x\nmethods: [{method: task_arithmetic}]\nattacks: [{attack: textfooler}]\n")
-    with pytest.raises(UserError, match=r"attacks\.0\.attack: unknown attack 'textfooler'; use one of deepwordbug"):
+    with pytest.raises(UserError, match=r"attacks\[0\]\.attack: unknown attack 'textfooler'; use one of deepwordbug"):
         load_experiment(bad)
     identity = {"model_id": "m", "m3": False, "pair": "sst2+cola"}
     parse_record("merge", {**identity, "method": "ties"})

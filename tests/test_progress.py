@@ -8,6 +8,7 @@ import time
 import pytest
 
 from robustness.durations import duration
+from robustness.experiment.inputs import SelectionInputs
 from robustness.experiment.plan import Unit
 from robustness.experiment.progress import LineProgress
 from robustness.experiment.resume import Reuse, count_reuse
@@ -23,7 +24,8 @@ class Clock:
 
 
 def unit(kind: str, label: str) -> Unit:
-    return Unit(f"{kind}/{label}/0123456789abcdef", kind, None, {}, label)
+    inputs = SelectionInputs(pair="sst2+cola", method=label, candidates=[])  # progress reads only kind and label
+    return Unit(f"{kind}/{label}/0123456789abcdef", kind, None, inputs, label)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from reports.load import load_run
 from robustness.cli import main
 from robustness.data.glue import load_glue
 from robustness.experiment.config import ExperimentConfig
+from robustness.experiment.inputs import SelectionInputs
 from robustness.experiment.plan import Unit, candidate_models, phase_one, phase_two, plain_model_id, row_parts
 from robustness.experiment.runner import Runner
 from robustness.store import MergeRecord, SelectionRecord, Store, config_hash
@@ -87,7 +88,9 @@ def current_plan(config: dict[str, Any], run_dir: Path) -> set[str]:
         for unit in (u for u in first if u.kind == "selection"):
             found = store.get(unit.key)
             assert found is not None and isinstance(found.result, SelectionRecord)
-            chosen[plain_model_id(found.result.pair, unit.inputs["method"])] = by_id[found.result.chosen_model_id]
+            chosen[plain_model_id(found.result.pair, unit.inputs_as(SelectionInputs).method)] = by_id[
+                found.result.chosen_model_id
+            ]
     return {u.key for u in [*first, *phase_two(cfg, rows, chosen, identities)]}
 
 

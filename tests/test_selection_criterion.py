@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from robustness.experiment.criterion import describe, normalised_gain, rank_candidate
+from robustness.experiment.inputs import SelectionInputs
 from robustness.experiment.plan import ModelSpec, Unit
 from robustness.experiment.units import run_selection
 from tests.test_experiment_plan import config
@@ -53,10 +54,17 @@ def test_run_selection_records_the_criterion_scores_and_references() -> None:
         (specs[1], [_clean(specs[1].model_id, "sst2", 0.62), _clean(specs[1].model_id, "cola", 0.20)]),
     ]
     refs = {"base": BASE, "expert/sst2": EXPERTS[0], "expert/cola": EXPERTS[1]}
-    unit = Unit("k", "selection", None, {"pair": "sst2+cola", "method": "ta", "criterion": "normalised_gain"})
+    unit = Unit(
+        "k",
+        "selection",
+        None,
+        SelectionInputs(pair="sst2+cola", method="ta", candidates=[], criterion="normalised_gain"),
+    )
     record = run_selection(unit, candidates, cfg, refs)  # type: ignore[arg-type]
     assert record.chosen_model_id == specs[1].model_id and record.criterion_name == "normalised_gain"
     assert record.criterion.startswith("normalised gain over the base") and record.references == refs
     assert [c.score for c in record.candidates] == pytest.approx([(0.9 + 0.04 / 0.30) / 2, 0.55])
-    plain = run_selection(Unit("k", "selection", None, {"pair": "sst2+cola", "method": "ta"}), candidates, cfg)  # type: ignore[arg-type]
+    plain = run_selection(
+        Unit("k", "selection", None, SelectionInputs(pair="sst2+cola", method="ta", candidates=[])), candidates, cfg
+    )  # type: ignore[arg-type]
     assert plain.chosen_model_id == specs[0].model_id and plain.criterion.startswith("mean clean metric")

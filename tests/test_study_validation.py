@@ -63,11 +63,15 @@ METHOD_CASES: dict[str, tuple[list[tuple[str, Any]], list[str]]] = {
     ),
     "TIES without keep": (
         [("methods.1.parameters.keep", ...)],
-        ["methods[1].parameters.keep: is required for TIES (fraction of entries kept, e.g. 0.5, 0.7, 0.9)"],
+        [
+            "methods[1].parameters.keep: is required for method 'ties' (the fraction of entries kept, e.g. 0.5, 0.7, 0.9)"
+        ],
     ),
     "DARE without drop_rate": (
         [("methods.2", {"method": "dare", "parameters": {"scaling": 1.0}})],
-        ["methods[2].parameters.drop_rate: is required for method 'dare' (the paper uses 0.2)"],
+        [
+            "methods[2].parameters.drop_rate: is required for method 'dare' (the probability of dropping an entry; the paper uses 0.2)"
+        ],
     ),
     "DARE drop_rate 1": (
         [("methods.2", {"method": "dare", "parameters": {"drop_rate": 1.0}})],
@@ -125,9 +129,9 @@ def test_alphas_must_be_finite_positive_and_distinct(study: Study, alphas: list[
     [
         ([("pairs", [["sst2", "mnli"]])], ["pairs[0]: unknown expert 'mnli'", "are sst2, cola: name two or more"]),
         ([("pairs", [["sst2", "cola"], ["cola", "sst2"], ["sst2", "cola"]])], ["pairs: a pair is listed twice"]),
-        ([("eval.datasets", ["sst2", "mnli"])], ["eval.datasets[1]: Input should be 'sst2' or 'cola'"]),
+        ([("eval.datasets", ["sst2", "mnli"])], ["eval.datasets[1]: unknown dataset 'mnli'; use one of sst2, cola"]),
         ([("eval.datasets", ["sst2", "sst2"])], ["eval.datasets: 'sst2' is listed twice"]),
-        ([("attacks.0.datasets", ["mnli"])], ["attacks[0].datasets[0]: Input should be 'sst2' or 'cola'"]),
+        ([("attacks.0.datasets", ["mnli"])], ["attacks[0].datasets[0]: unknown dataset 'mnli'; use one of sst2, cola"]),
         (
             [("eval.datasets", ["sst2"])],
             ["attacks[0].datasets: 'cola' is not in eval.datasets ['sst2']", "add it there or remove it here"],
