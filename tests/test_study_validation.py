@@ -64,13 +64,15 @@ METHOD_CASES: dict[str, tuple[list[tuple[str, Any]], list[str]]] = {
     "TIES without keep": (
         [("methods.1.parameters.keep", ...)],
         [
-            "methods[1].parameters.keep: is required for method 'ties' (the fraction of entries kept, e.g. 0.5, 0.7, 0.9)"
+            "methods[1].parameters.keep: is required for method 'ties' "
+            "(the fraction of entries kept, e.g. 0.5, 0.7, 0.9)"
         ],
     ),
     "DARE without drop_rate": (
         [("methods.2", {"method": "dare", "parameters": {"scaling": 1.0}})],
         [
-            "methods[2].parameters.drop_rate: is required for method 'dare' (the probability of dropping an entry; the paper uses 0.2)"
+            "methods[2].parameters.drop_rate: is required for method 'dare' "
+            "(the probability of dropping an entry; the paper uses 0.2)"
         ],
     ),
     "DARE drop_rate 1": (
