@@ -18,6 +18,7 @@ from merges.catalog import COMBINING, METHODS, SPARSIFYING, MethodEntry, known_m
 
 __all__ = [
     "ATTACKS",
+    "ATTACK_SETTINGS",
     "COMBINING",
     "DATASETS",
     "METHODS",
@@ -64,8 +65,11 @@ class AttackEntry:
     # (robustness.attacks.recipes.seed_changes_attack).
     seeded_searches: frozenset[str] = field(default_factory=frozenset)
     record_search: str | None = None  # the search it always runs, whatever the config's `search` says
+    settings: frozenset[str] = field(default_factory=frozenset)  # the attack config's keys of ATTACK_SETTINGS it reads
 
 
+# The keys of a study's attack entry that tune one attack; setting one the attack does not read is an error.
+ATTACK_SETTINGS = frozenset({"search", "levenshtein", "masked_lm", "similarity_encoder", "candidates"})
 SEARCHES = ("greedy", "paper")  # the config's `search`: the fast default, or PromptBench's own recipe
 SearchName = Literal["greedy", "paper"]
 RecordSearch = Literal["greedy", "paper", "brute-force"]
@@ -81,8 +85,18 @@ DATASETS: dict[str, DatasetEntry] = {
 ATTACKS: dict[str, AttackEntry] = {
     e.name: e
     for e in (
-        AttackEntry("deepwordbug", "DeepWordBug", seeded_searches=frozenset(SEARCHES)),
-        AttackEntry("bertattack", "BERTAttack", seeded_searches=frozenset({"paper"})),
+        AttackEntry(
+            "deepwordbug",
+            "DeepWordBug",
+            seeded_searches=frozenset(SEARCHES),
+            settings=frozenset({"search", "levenshtein"}),
+        ),
+        AttackEntry(
+            "bertattack",
+            "BERTAttack",
+            seeded_searches=frozenset({"paper"}),
+            settings=frozenset({"search", "masked_lm", "similarity_encoder", "candidates"}),
+        ),
         AttackEntry("stresstest", "StressTest", record_search="brute-force"),
     )
 }

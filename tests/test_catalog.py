@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,32 @@ def test_study_config_and_records_refuse_names_outside_the_catalog(tmp_path: Pat
     parse_record("merge", {**identity, "method": "expert"})
     with pytest.raises(ValidationError, match="unknown method 'slerp'"):
         parse_record("merge", {**identity, "method": "slerp"})
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "{attack: deepwordbug, candidates: 16}",
+            "candidates: does not apply to attack 'deepwordbug' (it is read by bertattack)",
+        ),
+        (
+            "{attack: stresstest, search: paper}",
+            "search: does not apply to attack 'stresstest' (it is read by deepwordbug and bertattack)",
+        ),
+        (
+            "{attack: bertattack, levenshtein: 5}",
+            "levenshtein: does not apply to attack 'bertattack' (it is read by deepwordbug)",
+        ),
+    ],
+)
+def test_an_attack_setting_the_attack_does_not_read_is_refused(tmp_path: Path, entry: str, message: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"name: x\nmethods: [{{method: task_arithmetic}}]\nattacks: [{entry}]\n")
+    with pytest.raises(UserError, match=rf"attacks\[0\]: {re.escape(message)}; remove it$"):
+        load_experiment(bad)
+    fine = entry.split(",")[0] + "}"  # the attack alone, its defaults untouched
+    bad.write_text(f"name: x\nmethods: [{{method: task_arithmetic}}]\nattacks: [{fine}]\n")
+    cfg = load_experiment(bad)
+    # A stored config holds every field, defaults included; it must validate again (reports re-read it).
+    assert type(cfg).model_validate(cfg.model_dump(mode="json")) == cfg

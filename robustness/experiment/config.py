@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from robustness.catalog import AttackName, DatasetName, MethodName, SearchName
+from robustness.catalog import ATTACK_SETTINGS, ATTACKS, AttackName, DatasetName, MethodName, SearchName
 from robustness.configfile import load_config
 
 Seed = Annotated[int, Field(ge=0)]  # numpy refuses negative seeds
@@ -117,6 +117,19 @@ class AttackConfig(Frozen):
     def _once(cls, values: list[Any], info: ValidationInfo) -> list[Any]:
         _unique(values, str(info.field_name).removesuffix("s"))
         return values
+
+    @model_validator(mode="after")
+    def _settings_apply(self) -> AttackConfig:
+        """A setting the attack does not read (`candidates: 16` on DeepWordBug) would be silently ignored. Only values
+        other than the default count: a stored config (every field written out) validates again."""
+        fields = type(self).model_fields
+        changed = {k for k in ATTACK_SETTINGS if getattr(self, k) != fields[k].default}
+        for key in sorted(changed - ATTACKS[self.attack].settings):
+            users = [name for name, entry in ATTACKS.items() if key in entry.settings]
+            raise ValueError(
+                f"{key}: does not apply to attack {self.attack!r} (it is read by {' and '.join(users)}); remove it"
+            )
+        return self
 
 
 class LiveBenchConfig(Frozen):
