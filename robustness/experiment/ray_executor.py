@@ -312,7 +312,11 @@ class Driver:
         for unit in [u for u in self.selections if self.inputs_stored(u)]:
             self.progress.start(unit)
             started, clock = started_at(), time.monotonic()
-            record = self.runner.execute(unit)
+            try:
+                record = self.runner.execute(unit)
+            except Exception as exc:  # stop as a unit's error on an actor does: once the units in flight are stored
+                self.error = exc
+                return
             self.store(unit, Finished(started, time.monotonic() - clock, record, os.getpid()))
             self.selections.remove(unit)
             self.add_second()

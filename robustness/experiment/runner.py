@@ -3,7 +3,7 @@
 Units run here one after another (`executor: local`) or in Ray actors (`executor: ray`, ray_executor.py); the
 model units' code is the same `Worker` either way.
 
-Only this driver writes the store, one transaction per finished unit, so a killed run loses at most the unit in
+Only this driver writes the store, one transaction per finished unit, so a killed run loses at most the units in
 flight and a rerun skips everything that finished. A rerun with a changed config reuses every stored unit whose
 key the new config still plans, and records the new plan so reports leave the other units out. Merged weights are
 deleted once no later unit needs them (unless `keep_merges`); a finished merge whose folder is gone is merged
