@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -276,3 +277,26 @@ def test_an_address_needs_the_ray_executor(tmp_path: Path, family: dict[str, str
     assert main(["run", path, "--address", "head:6379"]) == 2
     assert "--address names a Ray cluster, used only by the Ray executor; add --executor ray" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_units_error_stops_the_run_as_on_the_local_executor(
+    tmp_path: Path, family: dict[str, str], data_dir: Path, ray_instance: None
+) -> None:
+    """A damaged expert tokenizer passes the study's checks and fails the first unit that loads the expert: on Ray
+    the run stops with the same error as a local run, and what it stored first are whole units."""
+    bad = {name: tmp_path / "family" / name for name in family}
+    for name, folder in bad.items():
+        shutil.copytree(family[name], folder)
+    (bad["cola"] / "tokenizer.json").write_text('{"model": ')
+    errors = {}
+    for executor in ("local", "ray"):
+        config = study(tmp_path / executor, {k: str(v) for k, v in bad.items()}, data_dir, executor=executor)
+        with pytest.raises(json.JSONDecodeError) as error:
+            main(["run", write(tmp_path, config, executor)])
+        errors[executor] = str(error.value)
+    assert errors["ray"] == errors["local"]
+    with Store.open_readonly(tmp_path / "ray" / "rerun") as store:
+        assert store.integrity_check() == "ok"
+    kept = stored(tmp_path / "ray" / "rerun")  # units in flight on the other actor finished and were stored
+    assert all(status == "done" for status, _, _ in kept.values())
+    assert not any("cola" in key for key in kept)  # nothing of the broken expert, nor of the merges that need it
