@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from robustness.cli import main
 from robustness.errors import UserError
@@ -37,6 +38,7 @@ from robustness.experiment.ray_executor import (
     visibility_problem,
 )
 from robustness.experiment.runner import Runner
+from robustness.experiment.validate import check_device
 from robustness.experiment.worker import Checkpoints
 from robustness.store import Store, config_hash
 from tests.tiny_study import save_family, stored, study, write
@@ -300,3 +302,15 @@ def test_a_units_error_stops_the_run_as_on_the_local_executor(
     kept = stored(tmp_path / "ray" / "rerun")  # units in flight on the other actor finished and were stored
     assert all(status == "done" for status, _, _ in kept.values())
     assert not any("cola" in key for key in kept)  # nothing of the broken expert, nor of the merges that need it
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_on_a_cluster_the_device_is_checked_there_not_here(tmp_path: Path, family: dict[str, str],
+                                                          data_dir: Path) -> None:  # fmt: skip
+    """Here (no GPU) `device: cuda` is refused for a local run and a local Ray instance, left to the Ray executor's
+    check of the cluster's GPUs when an address names one."""
+    cuda = study(tmp_path, family, data_dir, device="cuda")
+    for local in ({}, {"executor": "ray"}):
+        with pytest.raises(UserError, match=r"^device: device 'cuda' was asked for but CUDA is not available here"):
+            check_device(ExperimentConfig.model_validate(cuda | local))
+    check_device(ExperimentConfig.model_validate(cuda | {"executor": "ray", "ray_address": "head:6379"}))
