@@ -7,9 +7,7 @@ SST-2 rows and prompts, scored and attacked by the suite's own code.
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from robustness.experiment.inputs import SelectionInputs
 from robustness.experiment.plan import Unit, candidate_models, phase_one, phase_two, plain_model_id, row_parts
 from robustness.experiment.runner import Runner
 from robustness.store import MergeRecord, SelectionRecord, Store, config_hash
-from tests.tiny import tiny_llama
+from tests.tiny_study import save_family, stored, study, write
 
 LINE = re.compile(r"^\[(\d+)/(\d+)\] (\w+) (\S+): done in \d+ (s|min); .+ elapsed, ETA \S.*$")
 
@@ -33,45 +31,7 @@ LINE = re.compile(r"^\[(\d+)/(\d+)\] (\w+) (\S+): done in \d+ (s|min); .+ elapse
 @pytest.fixture(scope="module")
 def family(tmp_path_factory: pytest.TempPathFactory, base_tokenizer: Any) -> dict[str, str]:
     """Base and two experts: tiny random Llamas over the default model's vocabulary (its chat template too)."""
-    root = tmp_path_factory.mktemp("family")
-    folders = {}
-    for name, seed in (("base", 0), ("sst2", 1), ("cola", 2)):
-        model = tiny_llama(len(base_tokenizer), seed=seed, hidden=32)
-        model.save_pretrained(root / name)
-        base_tokenizer.save_pretrained(root / name)
-        folders[name] = str(root / name)
-    return folders
-
-
-def study(out: Path, family: dict[str, str], data_dir: Path, **changes: Any) -> dict[str, Any]:
-    """16 units: 3 reference selection scores, 3 merges, 2 candidate scores, 1 selection, 5 report scores,
-    StressTest on the plain merge and the chosen candidate."""
-    config: dict[str, Any] = {
-        "name": "rerun",
-        "output_dir": str(out),
-        "data_dir": str(data_dir),
-        "device": "cpu",
-        "models": {"family": "explicit", "base": family["base"], "experts": {k: family[k] for k in ("sst2", "cola")}},
-        "pairs": [["sst2", "cola"]],
-        "methods": [{"method": "task_arithmetic", "parameters": {"scaling": 1.0}}],
-        "m3": {"alphas": [0.5, 2.0], "seed": 0},
-        "eval": {"datasets": ["sst2"], "selection_n": 4, "report_n": 6, "agreement_n": 2, "max_new_tokens": 2},
-        "attacks": [{"attack": "stresstest", "datasets": ["sst2"], "seeds": [0], "n": 3}],
-    }
-    return config | changes
-
-
-def write(tmp_path: Path, config: dict[str, Any], name: str) -> str:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(json.dumps(config))  # JSON is YAML
-    return str(path)
-
-
-def stored(run_dir: Path) -> dict[str, tuple[str, str, str]]:
-    """Every stored unit: key -> (status, finished_at, result), read with plain SQLite."""
-    with sqlite3.connect(run_dir / "results.sqlite") as conn:
-        rows = conn.execute("SELECT key, status, finished_at, result FROM units").fetchall()
-    return {k: (s, f, r) for k, s, f, r in rows}
+    return save_family(tmp_path_factory.mktemp("family"), base_tokenizer)
 
 
 def current_plan(config: dict[str, Any], run_dir: Path) -> set[str]:
@@ -183,8 +143,8 @@ def test_a_changed_config_reuses_every_unit_whose_key_is_unchanged(
 
 
 def a_cfg(config: dict[str, Any]) -> dict[str, Any]:
-    """The config as the runner stores it (validated, defaults filled in)."""
-    return ExperimentConfig.model_validate(config).model_dump(mode="json")
+    """The config as the runner stores it (validated, defaults filled in, the executor left out)."""
+    return ExperimentConfig.model_validate(config).study_config()
 
 
 def test_a_killed_run_then_a_changed_config(

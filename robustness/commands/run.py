@@ -18,6 +18,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="local data root (default: the config's data_dir, $M3R_DATA_DIR, the Hub)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the config's)")
     p.add_argument("--keep-merges", action="store_true", default=None, help="keep merged weights after the run")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="run units here one after another (local) or in Ray actors (ray); default: the config's",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --executor ray: the Ray cluster's head, HOST:6379 (default: a local Ray instance)",
+    )
     p.add_argument("--no-report", action="store_true", help="skip rendering the report")
     p.set_defaults(handler=run)
 
@@ -28,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
     from robustness.experiment.validate import validate_study
 
     overrides = {"output_dir": args.output_dir, "data_dir": args.data_dir, "device": args.device,
-                 "keep_merges": args.keep_merges}  # fmt: skip
+                 "keep_merges": args.keep_merges, "executor": args.executor, "ray_address": args.address}  # fmt: skip
     cfg = load_experiment(args.config, overrides)
+    if args.address and cfg.executor != "ray":
+        raise UserError("--address names a Ray cluster, used only by the Ray executor; add --executor ray")
     try:  # the whole study, before any model loads or anything is written (README: The experiment)
         validate_study(cfg)
     except UserError as exc:

@@ -16,6 +16,8 @@ from robustness.configfile import load_config
 
 Seed = Annotated[int, Field(ge=0)]  # numpy refuses negative seeds
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")  # as robustness/models/device.py reads them, in lower case
+# How a study's units run, not what they compute: left out of the config the store records (`study_config`).
+EXECUTION_KEYS = frozenset({"executor", "ray_address"})
 
 
 def _unique(values: Sequence[Any], what: str) -> None:
@@ -180,6 +182,9 @@ class ExperimentConfig(Frozen):
     attacks: list[AttackConfig] = Field(default_factory=list)
     livebench: LiveBenchConfig = Field(default_factory=LiveBenchConfig)
     keep_merges: bool = False
+    # local: one unit after another in this process; ray: in Ray actors (README: Running a study on Ray).
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # executor ray: a cluster's head (HOST:6379); none: a local Ray instance
 
     @field_validator("device")
     @classmethod
@@ -216,6 +221,11 @@ class ExperimentConfig(Frozen):
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name
+
+    def study_config(self) -> dict[str, Any]:
+        """The config as the store records it (its hash is the study's identity): without the execution settings,
+        so a study started with one executor resumes with the other as the same config, every unit reused."""
+        return self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
 
 
 def _no_repeated_attack(attacks: list[AttackConfig], j: int) -> None:

@@ -61,7 +61,7 @@ class LineProgress:
         self.done = 0
         self.ran: list[float] = []
         self.began = clock()
-        self._current: tuple[str, float] | None = None
+        self._running: dict[str, float] = {}  # each running unit (several under Ray) -> when it started
         self._last_line = self.began
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -74,24 +74,24 @@ class LineProgress:
     def start(self, unit: Unit) -> None:
         with self._lock:
             now = self.clock()
-            self._current, self._last_line = (describe(unit), now), now
+            self._running[describe(unit)], self._last_line = now, now
 
     def finish(self, unit: Unit, seconds: float) -> None:
         with self._lock:
             self.done += 1
             self.ran.append(seconds)
-            self._current = None
+            self._running.pop(describe(unit), None)
             now = self.clock()
             eta = eta_seconds(self.ran, self.total - self.done)
             self._write(finished_line(self.done, self.total, describe(unit), seconds, now - self.began, eta), now)
 
     def beat(self) -> None:
-        """A `running for` line if a unit is running and nothing was written for `heartbeat` seconds."""
+        """A `running for` line (the longest-running unit) if one runs and nothing was written for `heartbeat` s."""
         with self._lock:
             now = self.clock()
-            if self._current is None or now - self._last_line < self.heartbeat:
+            if not self._running or now - self._last_line < self.heartbeat:
                 return
-            text, since = self._current
+            text, since = min(self._running.items(), key=lambda item: item[1])
             self._write(running_line(self.done, self.total, text, now - since, now - self.began), now)
 
     def _write(self, line: str, now: float) -> None:

@@ -1,6 +1,9 @@
 """Run an experiment: resolve checkpoints, execute units in dependency order, write each to the store.
 
-Only this driver writes the store, one transaction per finished unit, so a killed run loses at most the unit in
+Units run here one after another (`executor: local`) or in Ray actors (`executor: ray`, ray_executor.py); the
+model units' code is the same `Worker` either way.
+
+Only this driver writes the store, one transaction per finished unit, so a killed run loses at most the units in
 flight and a rerun skips everything that finished. A rerun with a changed config reuses every stored unit whose
 key the new config still plans, and records the new plan so reports leave the other units out. Merged weights are
 deleted once no later unit needs them (unless `keep_merges`); a finished merge whose folder is gone is merged
@@ -9,20 +12,18 @@ again, deterministically, when needed.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from robustness.data.glue import GlueSplit, load_glue
 from robustness.experiment import units as run
 from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import AttackInputs, CleanInputs, SelectionInputs
+from robustness.experiment.inputs import SelectionInputs
 from robustness.experiment.plan import (
     ModelSpec,
     Unit,
@@ -35,16 +36,13 @@ from robustness.experiment.plan import (
 )
 from robustness.experiment.progress import UnitProgress, unit_progress
 from robustness.experiment.resume import count_reuse
-from robustness.store import Store, config_hash
-from robustness.store.records import CleanRecord, SelectionRecord
+from robustness.experiment.worker import Checkpoints, Worker, delete_merge, merge_folder, started_at
+from robustness.store import Store
+from robustness.store.records import CleanRecord, Record, SelectionRecord
+
+__all__ = ["Checkpoints", "Runner", "resolve_checkpoints", "run_experiment"]
 
 console = Console(stderr=True)
-
-
-@dataclass
-class Checkpoints:
-    paths: dict[str, Path]  # 'base' and each expert name -> folder
-    identities: dict[str, str]  # what keys depend on: stable across machines (folder names carry recipe hashes)
 
 
 def resolve_checkpoints(cfg: ExperimentConfig) -> Checkpoints:
@@ -72,74 +70,25 @@ class Runner:
     data: dict[str, GlueSplit]
     rows: dict[str, tuple[list[int], list[int]]]
     done_now: int = 0
-    _loaded: tuple[str, Any] | None = None
-    _bert: dict[str, Any] = field(default_factory=dict)
+    worker: Worker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.worker = Worker(self.cfg, self.checkpoints, self.data)
 
     @property
     def run_dir(self) -> Path:
         return self.cfg.run_dir
 
-    def model_dir(self, model: ModelSpec) -> Path:
-        """A reference's checkpoint, or where a merge goes: named by the model id and a digest of what it merges,
-        so a folder left by a killed run of another config (same id, other parameters) is never taken for it."""
-        if model.reference is not None:
-            return self.checkpoints.paths[model.reference]
-        digest = config_hash({"merge": model.merge, "checkpoints": self.checkpoints.identities})[:12]
-        return self.run_dir / "merges" / f"{model.model_id.replace('/', '__')}-{digest}"
-
-    def merge_json(self, model: ModelSpec) -> dict[str, Any] | None:
-        file = self.model_dir(model) / "merge.json"
-        return json.loads(file.read_text()) if model.merge is not None and file.is_file() else None
-
-    def ensure_model(self, model: ModelSpec) -> Path:
-        folder = self.model_dir(model)
-        if model.merge is not None and not (folder / "merge.json").is_file():
-            run.run_merge(model, self.checkpoints.paths, folder)
-        return folder
-
-    def load(self, model: ModelSpec) -> Any:
-        if self._loaded is None or self._loaded[0] != model.model_id:
-            from robustness.models import load_model
-
-            self._loaded = None  # free the previous model before loading the next
-            self._loaded = (model.model_id, load_model(self.ensure_model(model), self.cfg.device, self.cfg.dtype))
-        return self._loaded[1]
-
     def drop(self, model: ModelSpec) -> None:
         """Delete a merged model's weights once nothing later needs them."""
-        if self._loaded and self._loaded[0] == model.model_id:
-            self._loaded = None
-        if model.merge is not None and not self.cfg.keep_merges:
-            shutil.rmtree(self.model_dir(model), ignore_errors=True)
+        self.worker.unload(model)
+        delete_merge(self.cfg, self.checkpoints, model)
 
-    def execute(self, unit: Unit) -> Any:
-        model = unit.model
-        if unit.kind == "merge":
-            assert model is not None
-            folder = self.ensure_model(model)
-            return run.merge_record(model, self.cfg, folder, self.merge_json(model) or {})
+    def execute(self, unit: Unit) -> Record:
+        """One unit's record: a selection from the stored scores of its candidates, any other unit by the worker."""
         if unit.kind == "selection":
             return run.run_selection(unit, self.selection_inputs(unit), self.cfg, self.reference_scores(unit))
-        assert model is not None
-        loaded = self.load(model)
-        if unit.kind == "clean":
-            data = self.data[unit.inputs_as(CleanInputs).dataset]
-            return run.run_clean(unit, loaded, self.cfg, data, self.merge_json(model))
-        if unit.kind == "attack":
-            inputs = unit.inputs_as(AttackInputs)
-            parts = self.bert_parts(unit, loaded) if inputs.attack.attack == "bertattack" else None
-            data = self.data[inputs.dataset]
-            return run.run_attack_unit(unit, loaded, self.cfg, data, self.merge_json(model), parts)
-        if unit.kind == "livebench":
-            return run.run_livebench(unit, loaded, self.cfg, self.run_dir / "livebench-answers", self.merge_json(model))
-        raise ValueError(f"unknown unit kind {unit.kind}")
-
-    def bert_parts(self, unit: Unit, loaded: Any) -> tuple[Any, Any]:
-        from robustness.attacks.generators import bertattack_parts
-
-        spec = unit.inputs_as(AttackInputs).attack
-        assert unit.model is not None
-        return bertattack_parts(loaded, unit.model.model_id, spec.masked_lm, spec.similarity_encoder, self._bert)
+        return self.worker.execute(unit)
 
     def selection_inputs(self, unit: Unit) -> list[tuple[ModelSpec, list[CleanRecord]]]:
         by_id = {m.model_id: m for m in candidate_models(self.cfg)}
@@ -162,6 +111,17 @@ class Runner:
             out.setdefault(record.model_id, {})[str(record.dataset)] = record.metric
         return out
 
+    def run_local(self, first: list[Unit], progress: UnitProgress) -> None:
+        """The local executor: phase one's units one after another, then phase two's."""
+        self.run_units(first, progress)
+        self.run_units(self.record_full_plan(first), progress)
+
+    def record_full_plan(self, first: list[Unit]) -> list[Unit]:
+        """Once every selection is stored: record the whole plan and return phase two's units."""
+        second = phase_two(self.cfg, self.rows, self.chosen(first), self.checkpoints.identities)
+        self.store.set_plan(u.key for u in [*first, *second])
+        return second
+
     def run_units(self, todo: list[Unit], progress: UnitProgress) -> None:
         done = self.store.done_keys()
         last_use = {u.model.model_id: i for i, u in enumerate(todo) if u.model is not None}
@@ -170,7 +130,7 @@ class Runner:
                 progress.skip(unit)
             else:
                 progress.start(unit)
-                started, clock = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), time.monotonic()
+                started, clock = started_at(), time.monotonic()
                 record = self.execute(unit)
                 self.store.put(unit.key, unit.kind, unit.inputs.payload(), record, started_at=started)
                 self.done_now += 1
@@ -215,7 +175,10 @@ class Runner:
         folder = self.run_dir / "merges"
         if self.cfg.keep_merges or not folder.is_dir():
             return
-        current = {self.model_dir(m).name for m in [*plain_models(self.cfg), *candidate_models(self.cfg)]}
+        current = {
+            merge_folder(self.cfg, self.checkpoints, m).name
+            for m in [*plain_models(self.cfg), *candidate_models(self.cfg)]
+        }
         for stale in folder.iterdir():
             if stale.name not in current:
                 shutil.rmtree(stale, ignore_errors=True)
@@ -230,10 +193,11 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
 
             raise UserError(f"eval.selection_n + eval.report_n exceed {d}'s {len(data[d])} validation rows")
     rows = {d: row_parts(len(data[d]), cfg.eval.selection_n, cfg.eval.report_n, cfg.eval.split_seed) for d in data}
-    Store.check_resumable(cfg.run_dir, cfg.model_dump(mode="json"))  # before any model is built or loaded
+    # The stored config leaves out how units run (executor), so a study resumes as itself on another executor.
+    Store.check_resumable(cfg.run_dir, cfg.study_config())  # before any model is built or loaded
     checkpoints = resolve_checkpoints(cfg)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    with Store.create_or_resume(cfg.run_dir, cfg.model_dump(mode="json")) as store:
+    with Store.create_or_resume(cfg.run_dir, cfg.study_config()) as store:
         runner = Runner(cfg, store, checkpoints, data, rows)
         first = phase_one(cfg, rows, checkpoints.identities)
         # Phase two's size does not depend on which candidates selection picks: the plain merges stand in.
@@ -242,10 +206,12 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
         runner.record_plan(first, total)
         runner.remove_stale_merges()
         with unit_progress(total, console) as progress:
-            runner.run_units(first, progress)
-            second = phase_two(cfg, rows, runner.chosen(first), checkpoints.identities)
-            store.set_plan(u.key for u in [*first, *second])
-            runner.run_units(second, progress)
+            if cfg.executor == "ray":
+                from robustness.experiment.ray_executor import run_on_ray
+
+                run_on_ray(runner, first, progress)
+            else:
+                runner.run_local(first, progress)
         console.print(f"{runner.done_now} units run, {total - runner.done_now} already in the store")
     shutil.rmtree(cfg.run_dir / "tmp", ignore_errors=True)
     return cfg.run_dir

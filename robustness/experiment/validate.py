@@ -101,11 +101,15 @@ def study_key(merge_key: str, method: int, pair: int, alphas: list[float], alpha
 
 
 def check_device(cfg: ExperimentConfig) -> None:
-    """The device exists on this machine (`cuda` needs CUDA) and the dtype is one the loader knows."""
+    """The device exists on this machine (`cuda` needs CUDA) and the dtype is one the loader knows. On a Ray
+    cluster the devices are the workers': the Ray executor checks them when it starts."""
+    import torch
+
     from robustness.models.device import resolve_device, resolve_dtype
 
     try:
-        device = resolve_device(cfg.device)
+        on_cluster = cfg.executor == "ray" and cfg.ray_address is not None
+        device = torch.device("cpu") if on_cluster else resolve_device(cfg.device)
     except UserError as exc:
         raise UserError(f"device: {exc}") from None
     try:
