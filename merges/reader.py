@@ -8,7 +8,6 @@ structural check runs before a single weight is read; tensors are then memory-ma
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -178,12 +177,3 @@ def _load_bin(file: Path) -> dict[str, torch.Tensor]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    """The sha256 hex digest of a file, read in pieces of `chunk` bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from merges.output import atomic_folder
 from robustness.errors import UserError
 from robustness.models.load import LoadedModel, load_model
 from robustness.models.source import ModelSource, resolve_source
@@ -45,23 +44,16 @@ def save_safetensors(loaded: LoadedModel, out_dir: str | Path, records: dict[str
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     side = loaded.tokenizer.padding_side
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        loaded.tokenizer.padding_side = "right"  # the folder keeps the tokenizer's own default
-        loaded.tokenizer.save_pretrained(tmp)
-        if records is None:
-            records = {RECORD: _record(loaded.source, str(loaded.dtype).removeprefix("torch."))}
-        for name, value in records.items():
-            (tmp / name).write_text(json.dumps(value, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_folder(out, overwrite=True) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            loaded.tokenizer.padding_side = "right"  # the folder keeps the tokenizer's own default
+            loaded.tokenizer.save_pretrained(tmp)
+            if records is None:
+                records = {RECORD: _record(loaded.source, str(loaded.dtype).removeprefix("torch."))}
+            for name, value in records.items():
+                (tmp / name).write_text(json.dumps(value, indent=2) + "\n")
     finally:
         loaded.tokenizer.padding_side = side
     return out
