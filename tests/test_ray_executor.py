@@ -37,11 +37,10 @@ from robustness.experiment.ray_executor import (
     slots,
     visibility_problem,
 )
-from robustness.experiment.runner import Runner
 from robustness.experiment.validate import check_device
 from robustness.experiment.worker import Checkpoints
 from robustness.store import Store, config_hash
-from tests.tiny_study import save_family, stored, study, write
+from tests.tiny_study import run_killed_at_first_attack, save_family, stored, study, write
 
 ray = pytest.importorskip("ray")
 
@@ -210,17 +209,7 @@ def test_a_study_moves_between_executors_as_the_same_config(
     run_dir = tmp_path / "runs" / "rerun"
     config = study(tmp_path / "runs", family, data_dir)
     path = write(tmp_path, config, "study")
-    spied = Runner.execute
-
-    def dies_at_the_first_attack(self: Runner, unit: Unit) -> Any:
-        if unit.kind == "attack":
-            raise RuntimeError("killed")
-        return spied(self, unit)
-
-    monkeypatch.setattr(Runner, "execute", dies_at_the_first_attack)
-    with pytest.raises(RuntimeError, match="killed"):
-        main(["run", path, "--no-report"])
-    monkeypatch.setattr(Runner, "execute", spied)
+    run_killed_at_first_attack(monkeypatch, path)
     killed = stored(run_dir)
     assert 0 < len(killed) < 16
 

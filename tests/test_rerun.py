@@ -23,7 +23,7 @@ from robustness.experiment.inputs import SelectionInputs
 from robustness.experiment.plan import Unit, candidate_models, phase_one, phase_two, plain_model_id, row_parts
 from robustness.experiment.runner import Runner
 from robustness.store import MergeRecord, SelectionRecord, Store, config_hash
-from tests.tiny_study import save_family, stored, study, write
+from tests.tiny_study import run_killed_at_first_attack, save_family, stored, study, write
 
 LINE = re.compile(r"^\[(\d+)/(\d+)\] (\w+) (\S+): done in \d+ (s|min); .+ elapsed, ETA \S.*$")
 
@@ -152,20 +152,10 @@ def test_a_killed_run_then_a_changed_config(
 ) -> None:
     run_dir = tmp_path / "runs" / "rerun"
     a = study(tmp_path / "runs", family, data_dir)
-    spied = Runner.execute
-
-    def dies_at_the_first_attack(self: Runner, unit: Unit) -> Any:
-        if unit.kind == "attack":
-            raise RuntimeError("killed")
-        return spied(self, unit)
-
-    monkeypatch.setattr(Runner, "execute", dies_at_the_first_attack)
-    with pytest.raises(RuntimeError, match="killed"):
-        main(["run", write(tmp_path, a, "a"), "--no-report"])
+    run_killed_at_first_attack(monkeypatch, write(tmp_path, a, "a"))
     killed = stored(run_dir)
     assert 0 < len(killed) < 16 and not any(k.startswith("attack/") for k in killed)
 
-    monkeypatch.setattr(Runner, "execute", spied)
     executed.clear()
     c = a | {"methods": [{"method": "task_arithmetic", "parameters": {"scaling": 0.8}}]}
     assert main(["run", write(tmp_path, c, "c")]) == 0

@@ -51,3 +51,24 @@ def stored(run_dir: Path) -> dict[str, tuple[str, str, str]]:
     with sqlite3.connect(run_dir / "results.sqlite") as conn:
         rows = conn.execute("SELECT key, status, finished_at, result FROM units").fetchall()
     return {k: (s, f, r) for k, s, f, r in rows}
+
+
+def run_killed_at_first_attack(monkeypatch: Any, config_path: str) -> None:
+    """`m3r run config_path` dying as its first attack unit starts (every unit before it is stored), as a killed
+    run would; the runner's own `execute` (or the test's spy on it) is back in place afterwards."""
+    import pytest
+
+    from robustness.cli import main
+    from robustness.experiment.runner import Runner
+
+    spied = Runner.execute
+
+    def dies_at_the_first_attack(self: Runner, unit: Any) -> Any:
+        if unit.kind == "attack":
+            raise RuntimeError("killed")
+        return spied(self, unit)
+
+    monkeypatch.setattr(Runner, "execute", dies_at_the_first_attack)
+    with pytest.raises(RuntimeError, match="killed"):
+        main(["run", config_path, "--no-report"])
+    monkeypatch.setattr(Runner, "execute", spied)
