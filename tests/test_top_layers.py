@@ -132,6 +132,53 @@ def test_epoch_groups_share_a_prompt_balance_labels_and_cover_every_row_once() -
     assert first != second  # rows regroup every epoch
 
 
+def _rows_of_lengths(lengths: list[int], prompts: int = 2) -> list[CachedRow]:
+    return [
+        CachedRow(k % prompts, torch.zeros(n, 1), torch.zeros(n), 0, (k // prompts) % 2) for k, n in enumerate(lengths)
+    ]
+
+
+def _padding(rows: list[CachedRow], groups: list[list[int]]) -> float:
+    """Tokens a step runs (each group padded to its longest row) over the rows' real tokens."""
+    padded = sum(max(len(rows[i].ids) for i in g) * len(g) for g in groups)
+    return padded / sum(len(rows[i].ids) for g in groups for i in g)
+
+
+def test_length_grouping_keeps_groups_whole_and_balanced_and_cuts_padding() -> None:
+    lengths = [int(n) for n in np.random.default_rng(3).integers(3, 40, 160)]
+    rows = _rows_of_lengths(lengths)
+    rng = np.random.default_rng(0)
+    plain = epoch_groups(rows, 8, rng)
+    exact, jittered, again = (epoch_groups(rows, 8, rng, j) for j in (0.0, 2.0, 2.0))
+    for groups in (exact, jittered, again):
+        assert sorted(i for g in groups for i in g) == list(range(160))
+        for g in groups:
+            assert len({rows[i].prompt for i in g}) == 1
+            assert abs(sum(rows[i].label for i in g) * 2 - len(g)) <= 1
+    # Exact ordering: a label's rows of one prompt are dealt into groups in order of length, so of any two groups
+    # of one prompt, one's rows of a label are all no longer than the other's.
+    for label in (0, 1):
+        for g in exact:
+            for h in exact:
+                if g is not h and rows[g[0]].prompt == rows[h[0]].prompt:
+                    a = [len(rows[i].ids) for i in g if rows[i].label == label]
+                    b = [len(rows[i].ids) for i in h if rows[i].label == label]
+                    assert max(a) <= min(b) or max(b) <= min(a)
+    assert _padding(rows, exact) < _padding(rows, jittered) < _padding(rows, plain)
+    assert _padding(rows, jittered) < 1.25 < _padding(rows, plain)
+    assert jittered != again  # the offsets are drawn afresh every epoch, so rows still regroup
+
+
+def test_settings_added_later_keep_earlier_recipes_keys() -> None:
+    """A recipe whose new settings reproduce the earlier behaviour hashes as before those settings existed: the
+    float32 autocast and `length_jitter: null` (random groups). Pinned: the keys of earlier caches."""
+    recipe = TopLayersRecipe(task="cola", method="top_layers", train_rows=64, epochs=2, length_jitter=None)
+    assert recipe.key("base", "data") == "47941893e1b4"
+    assert TopLayersRecipe(task="cola", method="top_layers", train_rows=64, epochs=2).key("base", "data") != (
+        recipe.key("base", "data")
+    )
+
+
 def test_trainable_parameters_are_the_top_layers_and_final_norm() -> None:
     model = tiny_llama(VOCAB, layers=3)
     params = trainable_parameters(model, 2)

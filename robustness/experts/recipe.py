@@ -15,6 +15,10 @@ from robustness.configfile import load_config
 # 2: label-alternating batches; 3: prompts rotate by groups of rows; 4: recipes name their method (top_layers added)
 TRAINER_VERSION = 4
 
+# Settings added after caches existed, with the value that reproduces the earlier behaviour: a recipe with that value
+# hashes as it did before the setting existed.
+BEHAVIOUR_BEFORE_SETTING: dict[str, Any] = {"autocast": "float32", "length_jitter": None}
+
 
 class RecipeBase(BaseModel):
     """What every expert recipe has: its task, its inputs' shape, the held-out prompt and the seed."""
@@ -48,8 +52,9 @@ class RecipeBase(BaseModel):
     def key(self, base_digest: str, data_digest: str) -> str:
         """Short hash of everything that determines the expert's weights."""
         recipe = self.model_dump(mode="json")
-        if recipe["autocast"] == "float32":
-            del recipe["autocast"]  # the behaviour before the setting existed: earlier caches keep their keys
+        for name, before in BEHAVIOUR_BEFORE_SETTING.items():
+            if name in recipe and recipe[name] == before:
+                del recipe[name]  # the behaviour before the setting existed: earlier caches keep their keys
         payload = {
             "recipe": recipe,
             "base": base_digest,
@@ -91,6 +96,11 @@ class TopLayersRecipe(RecipeBase):
     first_layer: int = Field(default=20, gt=0)
     class_loss_weight: float = Field(default=1.0, ge=0)  # weight of the two-way label cross-entropy
     eval_every: int = Field(default=25, gt=0)  # steps between held-out scores (and at the last step)
+    # A step costs its longest row's length times its rows, so the rows of one prompt are grouped by length: sorted
+    # by length plus a seeded random offset of up to `length_jitter` tokens (groups change every epoch, padding
+    # stays small: on the CoLA recipe's rows 1.11x the real tokens with 2, against 1.44x for random groups, which
+    # `null` keeps).
+    length_jitter: float | None = Field(default=2.0, ge=0)
 
     @property
     def steps(self) -> int:
@@ -127,7 +137,7 @@ class FamilyConfig(BaseModel):
                 method="top_layers",
                 train_rows=2400,
                 holdout_rows=300,
-                epochs=4,
+                epochs=3,
                 batch_size=32,
                 rows_per_prompt=16,
                 learning_rate=3e-4,

@@ -173,20 +173,34 @@ def _by_prompt(rows: Sequence[CachedRow]) -> dict[int, list[int]]:
     return dict(sorted(groups.items()))
 
 
-def epoch_groups(rows: Sequence[CachedRow], group: int, rng: np.random.Generator) -> list[list[int]]:
+def epoch_groups(
+    rows: Sequence[CachedRow], group: int, rng: np.random.Generator, length_jitter: float | None = None
+) -> list[list[int]]:
     """One epoch's groups of `group` rows that share a prompt, each as balanced between labels as the rows allow;
-    rows regroup and groups reorder every epoch (seeded)."""
+    rows regroup and groups reorder every epoch (seeded). With `length_jitter`, each label's rows are ordered by
+    their length plus a random offset of up to that many tokens before they are dealt into groups, so a group's
+    rows have about the same length (less padding); without it, in random order."""
     groups: list[list[int]] = []
     for members in _by_prompt(rows).values():
         by_label = [[i for i in members if rows[i].label == y] for y in (0, 1)]
         for pool in by_label:
             rng.shuffle(pool)
+        if length_jitter is not None:
+            by_label = [_by_length(pool, rows, length_jitter, rng) for pool in by_label]
         first = int(rng.integers(2))
         a, b = by_label[first], by_label[1 - first]
         mixed = [x for pair in zip(a, b, strict=False) for x in pair] + a[len(b) :] + b[len(a) :]
         groups += [mixed[s : s + group] for s in range(0, len(mixed), group)]
     order = rng.permutation(len(groups))
     return [groups[i] for i in order]
+
+
+def _by_length(pool: list[int], rows: Sequence[CachedRow], jitter: float, rng: np.random.Generator) -> list[int]:
+    """`pool` ordered by each row's length plus a uniform offset in [0, jitter) tokens (a stable sort, so rows of one
+    length keep the shuffled order)."""
+    offsets = rng.uniform(0.0, jitter, len(pool)) if jitter > 0 else np.zeros(len(pool))
+    keys = [len(rows[i].ids) + float(o) for i, o in zip(pool, offsets, strict=True)]
+    return [pool[k] for k in sorted(range(len(pool)), key=keys.__getitem__)]
 
 
 def batches(groups: list[list[int]], rows_per_batch: int) -> Iterator[list[list[int]]]:
@@ -247,7 +261,11 @@ def train_top_layers(
     holdout_labels = [r.label for r in holdout_cache.rows]
     optimizer = torch.optim.AdamW(params, lr=recipe.learning_rate, weight_decay=0.0)
     plan = [
-        list(batches(epoch_groups(train_cache.rows, recipe.rows_per_prompt, rng), recipe.batch_size))
+        list(
+            batches(
+                epoch_groups(train_cache.rows, recipe.rows_per_prompt, rng, recipe.length_jitter), recipe.batch_size
+            )
+        )
         for _ in range(recipe.epochs)
     ]
     total = sum(len(epoch) for epoch in plan)
