@@ -57,3 +57,4 @@ bench: ## run the benchmarks under bench/ (ratios side by side in one run; insta
 	$(BIN)/python bench/merge_vs_mergekit/bench.py
 	$(BIN)/python bench/eval_vs_promptbench/bench_score.py
 	$(BIN)/python bench/eval_vs_promptbench/bench_attacks.py
+	$(BIN)/python bench/ray_vs_local/bench.py

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "robustness.commands.evaluate",
     "robustness.commands.attack",
     "robustness.commands.livebench",
+    "robustness.commands.plan",
     "robustness.commands.run",
     "robustness.commands.report",
 )

@@ -34,6 +34,29 @@ def seed(text: str) -> int:
     return _at_least(text, 0, "a seed: an integer >= 0")
 
 
+def positive_number(text: str) -> float:
+    """A factor or a size: a finite number > 0, written 2.5, 13e9 or 1000."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (e.g. 2.5 or 13e9), got {text!r}")
+    return value
+
+
+def counts(text: str) -> list[int]:
+    """One positive integer or several, comma-separated (`1,8,64`), in the order given without repeats."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"must be positive integers separated by commas (e.g. 1,8,64), got {text!r}")
+    return list(dict.fromkeys(values))
+
+
 def iso_date(text: str) -> str:
     """A calendar date written YYYY-MM-DD, returned in that form (it is compared as text with the data's dates)."""
     try:

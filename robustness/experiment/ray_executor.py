@@ -110,6 +110,7 @@ class Finished:
     seconds: float
     record: Record
     pid: int  # the actor's process: a new one means Ray restarted the actor
+    loads: int = 0  # models the unit loaded (a unit that starts on another model loads it)
 
 
 class UnitActor:
@@ -129,9 +130,9 @@ class UnitActor:
     def execute(self, unit: Unit) -> Finished:
         self.running = unit.key
         try:
-            started, clock = started_at(), time.monotonic()
+            started, clock, loads = started_at(), time.monotonic(), self.worker.loads
             record = self.worker.execute(unit)
-            return Finished(started, time.monotonic() - clock, record, os.getpid())
+            return Finished(started, time.monotonic() - clock, record, os.getpid(), self.worker.loads - loads)
         finally:
             self.running = None
 
@@ -379,6 +380,7 @@ class Driver:
                               started_at=finished.started_at)  # fmt: skip
         self.done.add(unit.key)
         self.runner.done_now += 1
+        self.runner.loads += finished.loads
         self.progress.finish(unit, finished.seconds)
 
     def release(self, model: ModelSpec) -> None:

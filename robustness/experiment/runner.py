@@ -70,6 +70,7 @@ class Runner:
     data: dict[str, GlueSplit]
     rows: dict[str, tuple[list[int], list[int]]]
     done_now: int = 0
+    loads: int = 0  # models loaded by the units run now (here, or in Ray actors)
     worker: Worker = field(init=False)
 
     def __post_init__(self) -> None:
@@ -130,8 +131,9 @@ class Runner:
                 progress.skip(unit)
             else:
                 progress.start(unit)
-                started, clock = started_at(), time.monotonic()
+                started, clock, loads = started_at(), time.monotonic(), self.worker.loads
                 record = self.execute(unit)
+                self.loads += self.worker.loads - loads
                 self.store.put(unit.key, unit.kind, unit.inputs.payload(), record, started_at=started)
                 self.done_now += 1
                 progress.finish(unit, time.monotonic() - clock)
@@ -212,6 +214,7 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
                 run_on_ray(runner, first, progress)
             else:
                 runner.run_local(first, progress)
-        console.print(f"{runner.done_now} units run, {total - runner.done_now} already in the store")
+        console.print(f"{runner.done_now} units run, {total - runner.done_now} already in the store; "
+                      f"{runner.loads} model loads")  # fmt: skip
     shutil.rmtree(cfg.run_dir / "tmp", ignore_errors=True)
     return cfg.run_dir

@@ -36,6 +36,16 @@ def validate_study(cfg: ExperimentConfig) -> None:
     check_livebench(cfg)
 
 
+def validate_shape(cfg: ExperimentConfig) -> None:
+    """The checks that need nothing but the config (and its family config): what `m3r plan` checks, so that a study
+    can be sized on a machine without its data, checkpoints or device."""
+    check_attack_rows(cfg)
+    check_models_block(cfg)
+    check_methods(cfg)
+    where, experts = expert_names(cfg)
+    check_pairs(cfg, where, experts)
+
+
 def check_attack_rows(cfg: ExperimentConfig) -> None:
     """An attack draws its rows from the report part; more than it holds would silently attack fewer. (Checked here
     rather than in config.py so that the stored config of a run made before this check still validates for

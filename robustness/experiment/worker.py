@@ -63,6 +63,7 @@ class Worker:
     data: dict[str, GlueSplit]
     _loaded: tuple[str, Any] | None = None
     _bert: dict[str, Any] = field(default_factory=dict)
+    loads: int = 0  # models loaded so far (a study's summary line reports them)
 
     @property
     def run_dir(self) -> Path:
@@ -88,6 +89,7 @@ class Worker:
 
             self._loaded = None  # free the previous model before loading the next
             self._loaded = (model.model_id, load_model(self.ensure_model(model), self.cfg.device, self.cfg.dtype))
+            self.loads += 1
         return self._loaded[1]
 
     def unload(self, model: ModelSpec) -> None:

@@ -323,6 +323,13 @@ class Store:
         parsed: Record | dict[str, Any] = parse_record(kind, data) if status == "done" else data
         return Unit(k, kind, status, started, finished, json.loads(inputs), parsed)
 
+    def timings(self) -> list[tuple[str, dict[str, Any], str | None, str]]:
+        """(kind, inputs, started_at, finished_at) of every finished unit, in the order they finished: what a cost
+        model calibrates on (`m3r plan --calibrate`)."""
+        rows = self._query("SELECT kind, inputs, started_at, finished_at FROM units WHERE status = 'done' "
+                           "ORDER BY finished_at")  # fmt: skip
+        return [(kind, json.loads(inputs), started, finished) for kind, inputs, started, finished in rows]
+
     def records(self, kind: str) -> list[tuple[str, Record]]:
         """(key, record) of every finished unit of `kind`, sorted by key."""
         rows = self._query("SELECT key, result FROM units WHERE kind = ? AND status = 'done' ORDER BY key", (kind,))
