@@ -7,7 +7,7 @@ stay absent rather than appearing as null.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -61,7 +61,7 @@ class AttackSettings(Inputs):
     candidates: int
 
 
-CURVE = "curve"  # the purpose of the attacked lambda curve's attack units
+CURVE: Final = "curve"  # the purpose of the attacked lambda curve's attack units
 
 
 class AttackInputs(ModelInputs):
