@@ -156,11 +156,20 @@ def attack_curve(points: pd.DataFrame, title: str) -> bytes:
             ax.set_xlabel("λ (weight of the first model)")
             ax.set_xlim(-0.02, 1.02)
             ax.grid(alpha=0.3)
-            if i == 0:
+            _open_flat_axis(ax)
+            if i == 0 and ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7, loc="best")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.4 / fig.get_figheight()))  # room for the title
     return _png(fig)
+
+
+def _open_flat_axis(ax: plt.Axes) -> None:
+    """A panel whose values are all (nearly) equal gets a readable range around them, not one of 1e-17."""
+    low, high = ax.get_ylim()
+    if high - low < 0.02:
+        middle = (low + high) / 2
+        ax.set_ylim(middle - 0.05, middle + 0.05)
 
 
 def _curve_panel(ax: plt.Axes, m3: pd.DataFrame, plain: pd.DataFrame, series: list[tuple[str, str, str, str]]) -> None:
