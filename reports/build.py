@@ -12,8 +12,8 @@ from types import ModuleType
 
 import pandas as pd
 
+from reports import attack_curve, curves, draws, effects, livebench, provenance, table3
 from reports import clean as clean_mod
-from reports import curves, effects, livebench, provenance, table3
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from reports.load import RunData
 from reports.variants import ATTACK_ORDER, METHOD_LABEL, METHOD_ORDER, carried_forward, chosen_models
@@ -114,11 +114,13 @@ def _effects_tables(frame: pd.DataFrame, permutations: int) -> tuple[Table, Tabl
 @dataclass(frozen=True)
 class _Rows:
     """The attack, clean and LiveBench rows of the models the report shows: references, plain merges and the M3
-    candidates that lambda selection carried forward."""
+    candidates that lambda selection carried forward; and the attacked lambda curve's attack rows (every candidate
+    and plain merge on the curve rows), which stay out of every other table."""
 
     attacks: pd.DataFrame
     clean: pd.DataFrame
     ood: pd.DataFrame
+    curve: pd.DataFrame
 
 
 def build_report(
@@ -127,6 +129,7 @@ def build_report(
     """Every table, figure and sentence of the report, from the run's frames (no I/O)."""
     warnings: list[str] = []
     rows = _carried_rows(run, warnings)
+    points = attack_curve.curve_points(rows.curve, run.frame("selection"), resamples, seed)
     effect_frame = effects.effects_frame(rows.attacks, resamples, seed, permutations, warnings)
     agreement = clean_mod.agreement_frame(run.frame("clean"))
     warnings += clean_mod.agreement_warnings(agreement)
@@ -140,6 +143,8 @@ def build_report(
         *_effects_sections(effect_frame, permutations),
         *_clean_section(rows.clean),
         *_selection_section(run, overlap),
+        *_attack_curve_section(points),
+        *_draws_section(run, points),
         *_livebench_section(rows.ood),
         *_agreement_section(agreement),
         *_provenance_section(rows, effect_frame, resamples, seed, permutations),
@@ -150,10 +155,12 @@ def build_report(
 def _carried_rows(run: RunData, warnings: list[str]) -> _Rows:
     """The rows of the references, the plain merges and the chosen M3 candidates (what is dropped, in `warnings`)."""
     chosen = chosen_models(run.frame("selection"))
+    attacks, curve = attack_curve.split_curve(run.frame("attack"))
     return _Rows(
-        attacks=carried_forward(run.frame("attack"), chosen, warnings),
+        attacks=carried_forward(attacks, chosen, warnings),
         clean=carried_forward(run.frame("clean"), chosen, warnings),
         ood=carried_forward(run.frame("livebench"), chosen, warnings),
+        curve=curve,
     )
 
 
@@ -189,6 +196,7 @@ def _run_summary(run: RunData) -> Paragraph:
         f"Run {run.name}: config hash {meta.get('config_hash', '')[:12]}, written by suite version "
         f"{meta.get('suite_version', '?')}. Units: "
         + ", ".join(f"{len(run.frame(k))} {k}" for k in ("merge", "clean", "attack", "livebench", "selection"))
+        + _curve_count(run)
         + ". Every table's csv (tables/) carries the unit keys of the store rows behind each number."
         + config_history(run)
     )
@@ -199,7 +207,8 @@ def _warnings_section(warnings: list[str]) -> list[Block]:
 
 
 def _sample_sizes_section(rows: _Rows) -> list[Block]:
-    return [Heading("Sample sizes"), Bullets(provenance.sample_sizes(rows.attacks, rows.clean, rows.ood) or ["none"])]
+    sizes = provenance.sample_sizes(rows.attacks, rows.clean, rows.ood) + attack_curve.curve_sizes(rows.curve)
+    return [Heading("Sample sizes"), Bullets(sizes or ["none"])]
 
 
 def _table3_section(attacks: pd.DataFrame) -> list[Block]:
@@ -246,7 +255,7 @@ def _selection_section(run: RunData, overlap: dict[str, int]) -> list[Block]:
     ]
     if selection_lines:
         blocks.append(Bullets(selection_lines))
-    curve_frame = curves.curve_frame(selection, run.frame("clean"), run.frame("attack"))
+    curve_frame = curves.curve_frame(selection, run.frame("clean"), attack_curve.split_curve(run.frame("attack"))[0])
     blocks.append(curves.curve_table(curve_frame))
     if len(curve_frame) and curve_frame["lambda"].notna().any():
         blocks.append(
@@ -258,6 +267,52 @@ def _selection_section(run: RunData, overlap: dict[str, int]) -> list[Block]:
             )
         )
     return blocks
+
+
+def _curve_count(run: RunData) -> str:
+    curve = attack_curve.split_curve(run.frame("attack"))[1]
+    return f" ({len(curve)} of the attack units for the attacked lambda curve)" if len(curve) else ""
+
+
+def _attack_curve_section(points: pd.DataFrame) -> list[Block]:
+    """Every M3 candidate and the plain merge under attack, against lambda: a table and one figure per curve."""
+    if points.empty:
+        return []
+    blocks: list[Block] = [
+        Heading("Attacked lambda curve"),
+        Paragraph(
+            "Every M3 candidate of each method (all α × draws) and the plain merge, attacked on the same curve rows "
+            "(per attack seed, a seeded sample of curve_n report rows; disjoint from the selection rows). Each "
+            "point is the mean over attack seeds with a 95% percentile bootstrap interval over rows (clean and "
+            "attacked prediction of a row resampled together); the plain merge is the dotted reference line, its "
+            "interval the band. These units are not in Table 3 or the effects tables, which use the chosen "
+            "candidate on the attack's own rows."
+        ),
+        attack_curve.curve_table(points),
+    ]
+    for pair, setting in attack_curve.groups(points):
+        mine = points[(points.pair == pair) & (points.setting == setting)]
+        label = f"{pair}: {attack_curve.method_text(str(mine['method'].iloc[0]), setting)} + M3"
+        blocks.append(
+            Figure(
+                attack_curve.figure_name(pair, setting),
+                f"Attacked lambda curve, {label}",
+                _figures().attack_curve(mine, f"{label}, attacked lambda curve"),
+                "Clean and attacked metric (left) and PDR (right) against λ for every M3 candidate on the curve "
+                "rows, with 95% intervals (on the left the two series sit 0.008 apart in λ so their bars can be "
+                "told apart); dotted lines and bands: the plain merge; star: the candidate chosen on the selection "
+                "rows.",
+            )
+        )
+    return blocks
+
+
+def _draws_section(run: RunData, points: pd.DataFrame) -> list[Block]:
+    """With several draws per α: the spread over draws beside the selected draw and the plain merge."""
+    frame = draws.draw_frame(run.frame("selection"), points)
+    if frame.empty:
+        return []
+    return [Heading("M3 as a random procedure: spread over draws"), draws.draws_table(frame)]
 
 
 def _livebench_section(ood_rows: pd.DataFrame) -> list[Block]:
@@ -292,6 +347,7 @@ def _provenance_section(
                 "seed-level p-values are shown beside them, unadjusted.",
             ]
             + provenance.attack_seeds(rows.attacks)
+            + attack_curve.curve_provenance(rows.curve, resamples)
         ),
     ]
 

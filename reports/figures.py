@@ -1,4 +1,5 @@
-"""The report's figures as PNG bytes (matplotlib, Agg backend): lambda curves, LiveBench bars, forest plot.
+"""The report's figures as PNG bytes (matplotlib, Agg backend): lambda curves, attacked lambda curves, LiveBench bars,
+forest plot.
 
 Fixed size, DPI and fonts and no metadata that changes between runs, so the same store gives the same bytes.
 """
@@ -20,6 +21,7 @@ from reports.table3 import DATASET_ORDER
 from reports.variants import ATTACK_LABEL, DATASET_LABEL, METHOD_LABEL, METHOD_ORDER
 
 DPI = 100
+DODGE = 0.008  # lambda offset between the clean and attacked series of a curve panel, so their bars do not overlap
 plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 9})
 
 
@@ -125,3 +127,70 @@ def forest_plot(effects: pd.DataFrame) -> bytes:
 
 def _forest_label(pair: str, variant: str, dataset: str, attack: str) -> str:
     return f"{pair} {variant}, {DATASET_LABEL.get(dataset, dataset)} {ATTACK_LABEL.get(attack, attack)}"
+
+
+def attack_curve(points: pd.DataFrame, title: str) -> bytes:
+    """One curve's figure (one pair and method): a row per (dataset, attack) cell; left the clean and attacked
+    metric against lambda, right the PDR, each point with its 95% interval; the plain merge as horizontal lines
+    with its interval as a band; the star marks the candidate selection carried forward. In the metric panel the
+    clean and attacked series sit `DODGE` apart in lambda, so their bars can be told apart."""
+    cells = list(dict.fromkeys(zip(points["dataset"], points["attack"], points["search"], strict=True)))
+    fig, axes = plt.subplots(len(cells), 2, figsize=(10.0, 0.5 + 2.9 * len(cells)), squeeze=False)
+    for i, (dataset, attack, search) in enumerate(cells):
+        g = points[(points.dataset == dataset) & (points.attack == attack) & (points.search == search)]
+        m3 = g[g["m3"].astype(bool) & g["lambda"].notna()].sort_values("lambda")
+        plain = g[~g["m3"].astype(bool)]
+        metric = "Acc" if g["metric_name"].iloc[0] == "accuracy" else "MCC"
+        cell = f"{DATASET_LABEL.get(dataset, dataset)} {ATTACK_LABEL.get(attack, attack)}"
+        left, right = axes[i]
+        _curve_panel(left, m3, plain, [("clean", "C0", "s--", "clean"), ("attacked", "C3", "o-", "attacked")])
+        left.set_title(f"{cell}: {metric} (curve rows)")
+        left.set_ylabel(metric)
+        _curve_panel(right, m3, plain, [("pdr", "C2", "o-", "PDR")])
+        right.set_title(f"{cell}: PDR (↓ more robust)")
+        right.set_ylabel("PDR")
+        if m3["pdr"].isna().all():
+            right.text(0.5, 0.5, "PDR undefined (clean metric <= 0)", transform=right.transAxes, ha="center",
+                       color="grey")  # fmt: skip
+        for ax in (left, right):
+            ax.set_xlabel("λ (weight of the first model)")
+            ax.set_xlim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+            _open_flat_axis(ax)
+            if i == 0 and ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.4 / fig.get_figheight()))  # room for the title
+    return _png(fig)
+
+
+def _open_flat_axis(ax: plt.Axes) -> None:
+    """A panel whose values are all (nearly) equal gets a readable range around them, not one of 1e-17."""
+    low, high = ax.get_ylim()
+    if high - low < 0.02:
+        middle = (low + high) / 2
+        ax.set_ylim(middle - 0.05, middle + 0.05)
+
+
+def _curve_panel(ax: plt.Axes, m3: pd.DataFrame, plain: pd.DataFrame, series: list[tuple[str, str, str, str]]) -> None:
+    """Each quantity's points against lambda with interval bars, the plain merge's value as a dotted line with its
+    interval as a band, and the chosen candidate starred."""
+    for k, (quantity, color, style, label) in enumerate(series):
+        h = m3[m3[quantity].notna()]
+        if len(h):
+            x = h["lambda"].astype(float) + DODGE * (k - (len(series) - 1) / 2)  # side by side, bars apart
+            ax.plot(x, h[quantity], style, color=color, markersize=4, linewidth=1, label=f"M3 {label}")
+            bars = h[f"{quantity}_low"].notna() & h[f"{quantity}_high"].notna()
+            # A percentile interval need not hold its estimate (a skewed PDR), so bars are drawn from low to high.
+            ax.vlines(x[bars], h[f"{quantity}_low"][bars], h[f"{quantity}_high"][bars], color=color, linewidth=1,
+                      alpha=0.7, gid=f"{quantity}-interval")  # fmt: skip
+            chosen = h["chosen"].astype(bool)
+            if chosen.any():
+                ax.plot(x[chosen], h[quantity][chosen], "*", color="black", markersize=11, zorder=5,
+                        label="chosen" if quantity == series[-1][0] else None)  # fmt: skip
+        ref = plain[plain[quantity].notna()]
+        if len(ref):
+            r = ref.iloc[0]
+            ax.axhline(float(r[quantity]), color=color, linestyle=":", linewidth=1.2, label=f"plain {label}")
+            if not (pd.isna(r[f"{quantity}_low"]) or pd.isna(r[f"{quantity}_high"])):
+                ax.axhspan(float(r[f"{quantity}_low"]), float(r[f"{quantity}_high"]), color=color, alpha=0.1)

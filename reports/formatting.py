@@ -40,6 +40,15 @@ def interval(low: float | None, high: float | None, digits: int = 3) -> str:
     return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+def value_interval(x: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
+    """'0.750 [0.600, 0.880]': a value and its interval (the value alone where the interval is missing)."""
+    if is_missing(x):
+        return MISSING
+    if is_missing(low) or is_missing(high):
+        return num(x, digits)
+    return f"{x:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def pvalue(p: float | None) -> str:
     if is_missing(p):
         return MISSING

@@ -6,8 +6,16 @@ import pytest
 
 from robustness.errors import UserError
 from robustness.experiment.config import ExperimentConfig, load_experiment
-from robustness.experiment.inputs import AttackInputs, CleanInputs, SelectionInputs
-from robustness.experiment.plan import attack_rows, candidate_models, phase_one, phase_two, plain_models, row_parts
+from robustness.experiment.inputs import CURVE, AttackInputs, CleanInputs, SelectionInputs
+from robustness.experiment.plan import (
+    Unit,
+    attack_rows,
+    candidate_models,
+    phase_one,
+    phase_two,
+    plain_models,
+    row_parts,
+)
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 IDS = {"base": "base-abc", "sst2": "sst2-def", "cola": "cola-123"}
@@ -134,7 +142,7 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         load_experiment(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("name", ["smoke.yaml", "default.yaml", "paper-13b.yaml"])
+@pytest.mark.parametrize("name", ["smoke.yaml", "curve-smoke.yaml", "default.yaml", "paper-13b.yaml"])
 def test_shipped_configs_validate(name: str) -> None:
     from merges.config import validate_config
 
@@ -161,3 +169,108 @@ def test_merges_keep_the_checkpoint_dtype_and_map_the_device() -> None:
     for device, expected in [("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda"), ("cuda:1", "cuda")]:
         merge = plain_models(config(device=device))[0].merge
         assert merge is not None and merge["device"] == expected and merge["dtype"] == "auto"
+
+
+# ---- the attacked lambda curve ----------------------------------------------------------------------------------
+
+
+def curve_config(dwb_curve: int | None = 5, stress_curve: int | None = 4) -> ExperimentConfig:
+    """config() with `curve_n` set on its attacks (None: off for that attack)."""
+    dwb = {"attack": "deepwordbug", "methods": ["task_arithmetic"], "seeds": [0, 1, 2], "n": 8, "curve_n": dwb_curve}
+    stress = {"attack": "stresstest", "seeds": [0], "datasets": ["sst2"], "n": 8, "curve_n": stress_curve}
+    return config(attacks=[dwb, stress])
+
+
+def curve_of(units: list[Unit]) -> list[Unit]:
+    return [u for u in units if u.kind == "attack" and u.inputs_as(AttackInputs).purpose == CURVE]
+
+
+def test_the_curve_adds_its_units_exactly_when_curve_n_is_set() -> None:
+    off, on = config(), curve_config()
+    first_off, first_on = phase_one(off, rows(off), IDS), phase_one(on, rows(on), IDS)
+    assert curve_of(first_off) == []
+    curve = curve_of(first_on)
+    # By hand: 2 methods x 3 alphas x 2 draws = 6 candidates per method, plus its plain merge = 7 models per method.
+    # DeepWordBug (Task Arithmetic only): 7 models x 2 datasets x 3 seeds = 42; StressTest (both methods): 2 x 7
+    # models x SST-2 x 1 seed = 14.
+    assert len(curve) == 42 + 14
+    assert len(first_on) == len(first_off) + 56
+    # Nothing else changes: the other units keep their keys, phase two is the same, keys stay unique.
+    assert [u.key for u in first_on if u not in curve] == [u.key for u in first_off]
+    cands = candidate_models(on)
+    chosen = {p.model_id: next(c for c in cands if c.label == p.label) for p in plain_models(on)}
+    assert [u.key for u in phase_two(on, rows(on), chosen, IDS)] == [
+        u.key for u in phase_two(off, rows(off), chosen, IDS)
+    ]
+    assert len({u.key for u in [*first_on, *phase_two(on, rows(on), chosen, IDS)]}) == len(first_on) + len(
+        phase_two(on, rows(on), chosen, IDS)
+    )
+    models = {u.model.model_id for u in curve}  # type: ignore[union-attr]
+    assert models == {m.model_id for m in [*candidate_models(on), *plain_models(on)]}
+    by_attack = {
+        a: [u for u in curve if u.inputs_as(AttackInputs).attack.attack == a] for a in ("deepwordbug", "stresstest")
+    }
+    assert {u.model.label for u in by_attack["deepwordbug"]} == {"task_arithmetic"}  # type: ignore[union-attr]
+    assert {u.model.label for u in by_attack["stresstest"]} == {"task_arithmetic", "ties"}  # type: ignore[union-attr]
+
+
+def test_curve_units_use_curve_n_rows_shared_by_every_model_and_are_keyed_apart() -> None:
+    cfg = curve_config()
+    first = phase_one(cfg, rows(cfg), IDS)
+    curve = curve_of(first)
+    for u in curve:
+        a = u.inputs_as(AttackInputs)
+        n = 5 if a.attack.attack == "deepwordbug" else 4
+        assert a.rows == attack_rows(rows(cfg)[a.dataset][1], n, a.seed) and len(a.rows) == n
+        assert a.payload()["purpose"] == "curve" and u.label.endswith(f"/{a.seed}/curve")
+    # The tables' attack units have no purpose in their payload (their keys predate it) and other rows.
+    cands = candidate_models(cfg)
+    chosen = {p.model_id: next(c for c in cands if c.label == p.label) for p in plain_models(cfg)}
+    tables = [u for u in phase_two(cfg, rows(cfg), chosen, IDS) if u.kind == "attack"]
+    assert all("purpose" not in u.inputs.payload() for u in tables)
+    assert not {u.key for u in tables} & {u.key for u in curve}
+    # The same seed and curve_n give the same rows to the plain merge and every candidate.
+    rows_of: dict[tuple[str, int, str], set[tuple[int, ...]]] = {}
+    for u in curve:
+        a = u.inputs_as(AttackInputs)
+        rows_of.setdefault((a.dataset, a.seed, a.attack.attack), set()).add(tuple(a.rows))
+    assert all(len(v) == 1 for v in rows_of.values())
+
+
+def test_each_merge_s_curve_units_follow_its_merge_and_scores() -> None:
+    cfg = curve_config()
+    units = phase_one(cfg, rows(cfg), IDS)
+    order = [u.model.model_id if u.model else "" for u in units]
+    for u in curve_of(units):
+        i = units.index(u)
+        model_id = u.model.model_id  # type: ignore[union-attr]
+        merge = next(j for j, v in enumerate(units) if v.kind == "merge" and v.model.model_id == model_id)  # type: ignore[union-attr]
+        assert merge < i and all(order[k] == model_id for k in range(merge, i))  # the model's units in one run
+
+
+def test_only_attacks_with_curve_n_join_the_curve() -> None:
+    cfg = curve_config(dwb_curve=None, stress_curve=3)
+    curve = curve_of(phase_one(cfg, rows(cfg), IDS))
+    assert len(curve) == 14 and {u.inputs_as(AttackInputs).attack.attack for u in curve} == {"stresstest"}
+
+
+def test_the_stored_config_leaves_curve_n_out_while_it_is_off() -> None:
+    assert all("curve_n" not in a for a in config().study_config()["attacks"])
+    stored = curve_config(dwb_curve=None).study_config()["attacks"]
+    assert "curve_n" not in stored[0] and stored[1]["curve_n"] == 4
+    assert ExperimentConfig.model_validate(curve_config().study_config()) == curve_config()
+
+
+def test_the_curve_smoke_config_plans_its_curve() -> None:
+    cfg = load_experiment(CONFIGS / "curve-smoke.yaml")
+    e = cfg.eval
+    split = {
+        "sst2": row_parts(872, e.selection_n, e.report_n, 0),
+        "cola": row_parts(1043, e.selection_n, e.report_n, 0),
+    }
+    first = phase_one(cfg, split, IDS)
+    chosen = {p.model_id: next(c for c in candidate_models(cfg) if c.label == p.label) for p in plain_models(cfg)}
+    second = phase_two(cfg, split, chosen, IDS)
+    # 4 candidates (2 alphas x 2 draws) + 1 plain merge, each: StressTest 2 datasets x 1 seed + DeepWordBug 2 x 2.
+    assert len(curve_of(first)) == 5 * 6
+    assert (len(first), len(second)) == (50, 22)  # the count its header states: 72 units

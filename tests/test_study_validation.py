@@ -407,6 +407,15 @@ def test_an_attack_larger_than_the_report_part_is_refused(study: Study) -> None:
     )
 
 
+def test_a_curve_larger_than_the_report_part_is_refused(study: Study) -> None:
+    study.refused(
+        broken(("attacks.1.curve_n", 13)),
+        "attacks[1].curve_n: 13 is more rows than the report part holds (eval.report_n = 12)",
+        "lower curve_n to at most 12 or raise eval.report_n",
+    )
+    study.refused(broken(("attacks.0.curve_n", 0)), "attacks[0].curve_n: Input should be greater than 0")
+
+
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
@@ -429,6 +438,10 @@ def test_selection_and_report_rows_fit_the_split(study: Study, changes: list[tup
         ([("attacks.1.seeds", [1, 1])], "attacks[1].seeds: 1 is listed twice"),
         ([("eval.split_seed", -3)], "eval.split_seed: Input should be greater than or equal to 0"),
         ([("attacks.2", {"attack": "stresstest", "seeds": [0], "n": 6})], "attacks[2]: repeats attacks[0]"),
+        (  # the curve is an addition to an attack's units, not another attack
+            [("attacks.2", {"attack": "stresstest", "seeds": [0], "n": 6, "curve_n": 4})],
+            "attacks[2]: repeats attacks[0]",
+        ),
     ],
 )
 def test_seeds_and_repeated_attacks(study: Study, changes: list[tuple[str, Any]], fragment: str) -> None:
@@ -443,7 +456,7 @@ def test_seeds_and_repeated_attacks(study: Study, changes: list[tuple[str, Any]]
 
 # ---- the shipped configs -------------------------------------------------------------------------------------------
 
-STUDIES = ["smoke.yaml", "default.yaml", "paper-13b.yaml"]
+STUDIES = ["smoke.yaml", "curve-smoke.yaml", "default.yaml", "paper-13b.yaml"]
 
 
 def questions_for_every_task(folder: Path, data_dir: Path) -> Path:

@@ -18,6 +18,9 @@ Seed = Annotated[int, Field(ge=0)]  # numpy refuses negative seeds
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")  # as robustness/models/device.py reads them, in lower case
 # How a study's units run, not what they compute: left out of the config the store records (`study_config`).
 EXECUTION_KEYS = frozenset({"executor", "ray_address"})
+# Attack settings that are left out of the stored config while off (None), so a study that does not use them keeps
+# the config (and config hash) it had before they existed.
+OPTIONAL_ATTACK_KEYS = ("curve_n",)
 
 
 def _unique(values: Sequence[Any], what: str) -> None:
@@ -113,6 +116,10 @@ class AttackConfig(Frozen):
     similarity_encoder: str | None = None
     levenshtein: int = Field(default=30, gt=0)
     candidates: int = Field(default=48, gt=0)  # BERTAttack's replacement words per position (PromptBench: 48)
+    # The attacked lambda curve: rows of the report part attacked per seed on EVERY M3 candidate (all alphas x
+    # draws) and the plain merge of each method this attack covers (README, "The attacked lambda curve and M3
+    # over draws"). None: off, no curve units (and the stored config leaves the key out, as before it existed).
+    curve_n: int | None = Field(default=None, gt=0)
 
     @field_validator("datasets", "seeds")
     @classmethod
@@ -224,14 +231,20 @@ class ExperimentConfig(Frozen):
 
     def study_config(self) -> dict[str, Any]:
         """The config as the store records it (its hash is the study's identity): without the execution settings,
-        so a study started with one executor resumes with the other as the same config, every unit reused."""
-        return self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
+        so a study started with one executor resumes with the other as the same config, every unit reused, and
+        without optional attack settings that are off (`OPTIONAL_ATTACK_KEYS`)."""
+        data = self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
+        for attack in data["attacks"]:
+            for key in OPTIONAL_ATTACK_KEYS:
+                if attack.get(key) is None:
+                    attack.pop(key, None)
+        return data
 
 
 def _no_repeated_attack(attacks: list[AttackConfig], j: int) -> None:
     """Two entries with the same settings that share a method, dataset and seed plan the same units twice."""
     b = attacks[j]
-    same = {"seeds", "datasets", "methods"}
+    same = {"seeds", "datasets", "methods", "curve_n"}  # curve_n adds units of its own (keyed apart)
     for i, a in enumerate(attacks[:j]):
         methods = not a.methods or not b.methods or set(a.methods) & set(b.methods)
         if (

@@ -7,7 +7,7 @@ stay absent rather than appearing as null.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -61,6 +61,9 @@ class AttackSettings(Inputs):
     candidates: int
 
 
+CURVE: Final = "curve"  # the purpose of the attacked lambda curve's attack units
+
+
 class AttackInputs(ModelInputs):
     dataset: DatasetName
     rows: list[int]
@@ -69,6 +72,15 @@ class AttackInputs(ModelInputs):
     chat: bool | None
     attack: AttackSettings
     seed: int
+    # 'curve': a unit of the attacked lambda curve (every M3 candidate and the plain merge, on `curve_n` rows),
+    # which the report keeps apart from the tables' attacks; absent for those, whose keys predate it.
+    purpose: Literal["curve"] | None = None
+
+    def payload(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        if data["purpose"] is None:
+            del data["purpose"]
+        return data
 
 
 class LiveBenchInputs(ModelInputs):

@@ -1,9 +1,10 @@
 """Expanding an experiment config into units of work with deterministic keys. Pure: no files, no models.
 
-Phase 1 merges every model (plain and each M3 candidate) and scores the candidates on the selection rows.
-Phase 2 (planned once selection has picked a candidate per method) scores the chosen and plain models on the
-report rows, attacks them and runs LiveBench. Keys depend only on the inputs, so a rerun finds its finished
-units again and a changed setting makes new ones.
+Phase 1 merges every model (plain and each M3 candidate) and scores the candidates on the selection rows; where an
+attack sets `curve_n` (the attacked lambda curve), it also attacks every candidate and the plain merge on `curve_n`
+report rows per seed, right after the model's merge. Phase 2 (planned once selection has picked a candidate per
+method) scores the chosen and plain models on the report rows, attacks them and runs LiveBench. Keys depend only
+on the inputs, so a rerun finds its finished units again and a changed setting makes new ones.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from robustness.experiment.config import AttackConfig, ExperimentConfig, MethodConfig
 from robustness.experiment.inputs import (
+    CURVE,
     AttackInputs,
     AttackSettings,
     CleanInputs,
@@ -197,8 +199,11 @@ def selection_unit(pair: str, method: MethodConfig, candidates: list[Unit], refe
 
 
 def attack_units(cfg: ExperimentConfig, spec: AttackConfig, model: ModelSpec, dataset: str, report: list[int],
-                 identities: dict[str, str]) -> list[Unit]:  # fmt: skip
-    settings = AttackSettings(**spec.model_dump(mode="json", exclude={"seeds", "datasets", "methods", "n"}))
+                 identities: dict[str, str], *, curve: bool = False) -> list[Unit]:  # fmt: skip
+    """One attack unit per seed. `curve`: the attacked lambda curve's units, on `spec.curve_n` rows per seed
+    (drawn as the tables' attacks draw theirs, so the same rows for every model) and keyed apart from them."""
+    settings = AttackSettings(**spec.model_dump(mode="json", exclude={"seeds", "datasets", "methods", "n", "curve_n"}))
+    n = spec.curve_n if curve and spec.curve_n is not None else spec.n
     return [
         model_unit(
             "attack",
@@ -207,17 +212,31 @@ def attack_units(cfg: ExperimentConfig, spec: AttackConfig, model: ModelSpec, da
                 model=model.identity,
                 checkpoints=identities,
                 dataset=dataset,
-                rows=attack_rows(report, spec.n, seed),
+                rows=attack_rows(report, n, seed),
                 prompt=cfg.eval.prompt,
                 mode=cfg.eval.mode,
                 chat=cfg.eval.chat,
                 attack=settings,
                 seed=seed,
+                purpose=CURVE if curve else None,
             ),
-            f"{dataset}/{spec.attack}/{seed}",
+            f"{dataset}/{spec.attack}/{seed}" + (f"/{CURVE}" if curve else ""),
         )
         for seed in spec.seeds
     ]
+
+
+def curve_units(cfg: ExperimentConfig, model: ModelSpec, rows: dict[str, tuple[list[int], list[int]]],
+                identities: dict[str, str]) -> list[Unit]:  # fmt: skip
+    """The attacked lambda curve's units of one merge (an M3 candidate or a plain merge): each attack that sets
+    `curve_n` and covers the model's method, on each of its datasets and seeds. None when the curve is off."""
+    units: list[Unit] = []
+    for spec in cfg.attacks:
+        if spec.curve_n is None or (spec.methods and model.label not in spec.methods):
+            continue
+        for dataset in spec.datasets:
+            units += attack_units(cfg, spec, model, dataset, rows[dataset][1], identities, curve=True)
+    return units
 
 
 def livebench_units(cfg: ExperimentConfig, model: ModelSpec, identities: dict[str, str]) -> list[Unit]:
@@ -235,7 +254,8 @@ def livebench_units(cfg: ExperimentConfig, model: ModelSpec, identities: dict[st
 
 def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]],
               identities: dict[str, str]) -> list[Unit]:  # fmt: skip
-    """Merges of every model, candidates' selection scores, one selection per (pair, method)."""
+    """Merges of every model, candidates' selection scores, one selection per (pair, method); with the attacked
+    lambda curve on, each merge's curve attacks right after its merge (and a candidate's selection scores)."""
     units: list[Unit] = []
     criterion = cfg.eval.selection
     references: dict[str, list[Unit]] = {}  # model id -> its selection-row scores (normalised criteria only)
@@ -248,6 +268,7 @@ def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
     candidates = candidate_models(cfg)
     for model in plain_models(cfg):
         units.append(merge_unit(model, identities))
+        units += curve_units(cfg, model, rows, identities)
     for pair in cfg.pairs:
         mine_refs = [u for mid in ("base", *(f"expert/{n}" for n in pair)) for u in references.get(mid, [])]
         for method in cfg.methods:
@@ -258,6 +279,7 @@ def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
                 for dataset in cfg.eval.datasets:
                     evals.append(clean_unit(cfg, c, dataset, "selection", rows[dataset][0], identities))
                     units.append(evals[-1])
+                units += curve_units(cfg, c, rows, identities)
             units.append(selection_unit(pair_name(pair), method, evals, mine_refs, criterion))
     return units
 

@@ -52,11 +52,12 @@ def check_attack_rows(cfg: ExperimentConfig) -> None:
     `m3r report`.)"""
     report_n = cfg.eval.report_n
     for i, attack in enumerate(cfg.attacks):
-        if attack.n > report_n:
-            raise UserError(
-                f"attacks[{i}].n: {attack.n} is more rows than the report part holds (eval.report_n = {report_n}), "
-                f"which the attack draws its rows from; lower n to at most {report_n} or raise eval.report_n"
-            )
+        for key, n in (("n", attack.n), ("curve_n", attack.curve_n)):
+            if n is not None and n > report_n:
+                raise UserError(
+                    f"attacks[{i}].{key}: {n} is more rows than the report part holds (eval.report_n = {report_n}), "
+                    f"which the attack draws its rows from; lower {key} to at most {report_n} or raise eval.report_n"
+                )
 
 
 def check_models_block(cfg: ExperimentConfig) -> None:

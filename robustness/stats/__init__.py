@@ -1,10 +1,11 @@
-"""Statistics over stored predictions: joint paired bootstrap intervals, row-level permutation tests, paired
-tests across seeds, Holm correction.
+"""Statistics over stored predictions: joint paired bootstrap intervals (and one model's own, for the points of
+the attacked lambda curve), row-level permutation tests, paired tests across seeds, Holm correction.
 
 Pure functions over arrays; nothing here reads the store or runs a model. README, "Reading the statistics", says
 what each number can and cannot show.
 """
 
+from robustness.stats.arm import arm_bootstrap, arm_values
 from robustness.stats.bootstrap import (
     MAX_UNDEFINED,
     QUANTITIES,
@@ -33,6 +34,8 @@ __all__ = [
     "PermutationTest",
     "SeedTest",
     "SharedRows",
+    "arm_bootstrap",
+    "arm_values",
     "batch_mcc",
     "batch_metric",
     "compare",

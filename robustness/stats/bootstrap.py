@@ -134,7 +134,19 @@ def paired_bootstrap(
     values = {q: np.concatenate([p[0][q] for p in parts]) for q in QUANTITIES}
     drawn = np.concatenate([p[1] for p in parts])
     ok_pdr = np.concatenate([p[2] for p in parts])
-    estimates = observed(rows.runs, metric_name)
+    return percentile_intervals(observed(rows.runs, metric_name), values, drawn, ok_pdr, level)
+
+
+def percentile_intervals(
+    estimates: dict[str, float | None],
+    values: dict[str, np.ndarray],
+    drawn: np.ndarray,
+    ok_pdr: np.ndarray,
+    level: float,
+) -> dict[str, BootstrapInterval]:
+    """Percentile intervals of each quantity's resampled values, over the resamples that have a value (`drawn`;
+    `ok_pdr` for PDR); none where the estimate is undefined or more than MAX_UNDEFINED of them have no value."""
+    resamples = len(drawn)
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
     out = {}
     for q in QUANTITIES:
