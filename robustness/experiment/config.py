@@ -141,6 +141,23 @@ class AttackConfig(Frozen):
         return self
 
 
+TransferSource = Literal["experts", "plain"]
+
+
+class TransferConfig(Frozen):
+    """Transfer attacks (README, "Transfer attacks"): each configured attack also runs on the sources, and each
+    source's found prompt is replayed unchanged on the study's merged models (and, for a plain-merge source, on the
+    pair's experts). `experts`: each expert of a pair is attacked; `plain`: the plain merges' own attacks."""
+
+    sources: list[TransferSource] = Field(default=["experts", "plain"], min_length=1)
+
+    @field_validator("sources")
+    @classmethod
+    def _once(cls, sources: list[str]) -> list[str]:
+        _unique(sources, "source")
+        return sources
+
+
 class LiveBenchConfig(Frozen):
     tasks: list[str] = Field(default_factory=list)  # e.g. instruction_following/paraphrase
     questions_dir: str | None = None
@@ -188,6 +205,8 @@ class ExperimentConfig(Frozen):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     attacks: list[AttackConfig] = Field(default_factory=list)
     livebench: LiveBenchConfig = Field(default_factory=LiveBenchConfig)
+    # Transfer attacks: None (absent) is off, and the stored config leaves the key out (as before it existed).
+    transfer: TransferConfig | None = None
     keep_merges: bool = False
     # local: one unit after another in this process; ray: in Ray actors (README: Running a study on Ray).
     executor: Literal["local", "ray"] = "local"
@@ -223,6 +242,8 @@ class ExperimentConfig(Frozen):
                     "the report rows of eval's datasets, so add it there or remove it here"
                 )
             _no_repeated_attack(self.attacks, i)
+        if self.transfer is not None and not self.attacks:
+            raise ValueError("transfer: there are no attacks to transfer; add attacks, or remove transfer")
         return self
 
     @property
@@ -232,12 +253,14 @@ class ExperimentConfig(Frozen):
     def study_config(self) -> dict[str, Any]:
         """The config as the store records it (its hash is the study's identity): without the execution settings,
         so a study started with one executor resumes with the other as the same config, every unit reused, and
-        without optional attack settings that are off (`OPTIONAL_ATTACK_KEYS`)."""
+        without optional attack settings that are off (`OPTIONAL_ATTACK_KEYS`) or transfer while off."""
         data = self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
         for attack in data["attacks"]:
             for key in OPTIONAL_ATTACK_KEYS:
                 if attack.get(key) is None:
                     attack.pop(key, None)
+        if data.get("transfer") is None:
+            data.pop("transfer", None)
         return data
 
 

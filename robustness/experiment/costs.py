@@ -35,7 +35,9 @@ from robustness.experiment.inputs import (
     LiveBenchInputs,
     MergeInputs,
     SelectionInputs,
+    TransferInputs,
     UnitInputs,
+    parse_attack_inputs,
 )
 
 KINDS = ("merge", "clean", "selection", "attack", "livebench")
@@ -153,6 +155,8 @@ class Work:
                 other = "generate" if inputs.mode == "score" else "score"
                 tokens += self.evaluation(inputs.dataset, min(inputs.agreement_n, rows), other, inputs.max_new_tokens)
             return p * tokens
+        if isinstance(inputs, TransferInputs):  # a replay: the clean and the source's attacked prompt, once each
+            return p * 2 * self.evaluation(inputs.dataset, len(inputs.rows), inputs.mode, self.max_new_tokens)
         if isinstance(inputs, AttackInputs):
             evaluations = attack_evaluations(inputs.attack, self.words.get(inputs.dataset, max(PROMPT_WORDS.values())))
             return p * evaluations * self.evaluation(inputs.dataset, len(inputs.rows), inputs.mode, self.max_new_tokens)
@@ -211,7 +215,8 @@ def timed_units(run_dir: str | Path) -> tuple[list[Timed], ExperimentConfig]:
         if kind not in INPUT_TYPES or started is None:
             continue
         seconds = (parse_time(finished) - parse_time(started)).total_seconds()
-        out.append(Timed(kind, INPUT_TYPES[kind].model_validate(inputs), max(seconds, 0.0)))
+        parsed = parse_attack_inputs(inputs) if kind == "attack" else INPUT_TYPES[kind].model_validate(inputs)
+        out.append(Timed(kind, parsed, max(seconds, 0.0)))
     return out, config
 
 

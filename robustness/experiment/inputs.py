@@ -62,6 +62,7 @@ class AttackSettings(Inputs):
 
 
 CURVE: Final = "curve"  # the purpose of the attacked lambda curve's attack units
+TRANSFER: Final = "transfer"  # the purpose of a transfer attack's replay units
 
 
 class AttackInputs(ModelInputs):
@@ -74,13 +75,31 @@ class AttackInputs(ModelInputs):
     seed: int
     # 'curve': a unit of the attacked lambda curve (every M3 candidate and the plain merge, on `curve_n` rows),
     # which the report keeps apart from the tables' attacks; absent for those, whose keys predate it.
-    purpose: Literal["curve"] | None = None
+    purpose: Literal["curve", "transfer"] | None = None
 
     def payload(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         if data["purpose"] is None:
             del data["purpose"]
         return data
+
+
+class TransferInputs(AttackInputs):
+    """A replay: the prompt that the attack unit `source` found, scored unchanged on this unit's model, on the
+    source's rows (`purpose: transfer`). The prompt is read from the source's record when the replay runs, so the
+    key depends on the source's key and the target model, never on the prompt text."""
+
+    source: str  # the source attack unit's key
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def parse_attack_inputs(data: Any) -> AttackInputs:
+    """Stored attack inputs as their type: a replay's (`purpose: transfer`) or an attack's."""
+    if isinstance(data, dict) and data.get("purpose") == TRANSFER:
+        return TransferInputs.model_validate(data)
+    return AttackInputs.model_validate(data)
 
 
 class LiveBenchInputs(ModelInputs):
@@ -107,4 +126,4 @@ class SelectionInputs(Inputs):
         return self.criterion or "mean_metric"
 
 
-UnitInputs = MergeInputs | CleanInputs | AttackInputs | LiveBenchInputs | SelectionInputs
+UnitInputs = MergeInputs | CleanInputs | AttackInputs | TransferInputs | LiveBenchInputs | SelectionInputs

@@ -3,8 +3,10 @@
 Phase 1 merges every model (plain and each M3 candidate) and scores the candidates on the selection rows; where an
 attack sets `curve_n` (the attacked lambda curve), it also attacks every candidate and the plain merge on `curve_n`
 report rows per seed, right after the model's merge. Phase 2 (planned once selection has picked a candidate per
-method) scores the chosen and plain models on the report rows, attacks them and runs LiveBench. Keys depend only
-on the inputs, so a rerun finds its finished units again and a changed setting makes new ones.
+method) scores the chosen and plain models on the report rows, attacks them and runs LiveBench; with `transfer` on,
+it also attacks the pairs' experts and, last, replays each source attack's found prompt on the other models
+(`transfer_units`). Keys depend only on the inputs, so a rerun finds its finished units again and a changed setting
+makes new ones.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from robustness.experiment.config import AttackConfig, ExperimentConfig, MethodConfig
 from robustness.experiment.inputs import (
     CURVE,
+    TRANSFER,
     AttackInputs,
     AttackSettings,
     CleanInputs,
@@ -25,6 +28,7 @@ from robustness.experiment.inputs import (
     MergeInputs,
     ModelRef,
     SelectionInputs,
+    TransferInputs,
     UnitInputs,
 )
 from robustness.store.keys import unit_key
@@ -155,7 +159,7 @@ def candidate_models(cfg: ExperimentConfig) -> list[ModelSpec]:
 def reference_models(cfg: ExperimentConfig) -> list[ModelSpec]:
     names = sorted({name for pair in cfg.pairs for name in pair})
     refs = [ModelSpec("base", "base", "base", REFERENCE, reference="base")]
-    return refs + [ModelSpec(f"expert/{n}", "expert", f"expert:{n}", REFERENCE, reference=n) for n in names]
+    return refs + [expert_model(n) for n in names]
 
 
 def model_unit(kind: str, model: ModelSpec, inputs: UnitInputs, where: str) -> Unit:
@@ -292,15 +296,20 @@ def phase_two(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
     model is loaded once. `partial`: `chosen` may lack methods whose selection has not run yet; their candidate's
     units are left out (the units known so far, e.g. to count what a rerun reuses)."""
     units: list[Unit] = []
-    merged = []
+    merged: list[tuple[ModelSpec, ModelSpec]] = []  # (the model, the plain merge of its method)
     for plain in plain_models(cfg):
-        merged.append(plain)
+        merged.append((plain, plain))
         if not partial or plain.model_id in chosen:
-            merged.append(chosen[plain.model_id])
-    for model in [*reference_models(cfg), *merged]:
+            merged.append((chosen[plain.model_id], plain))
+    attacked_experts = transfer_experts(cfg)
+    for model in [*reference_models(cfg), *(m for m, _ in merged)]:
         for dataset in cfg.eval.datasets:
             units.append(clean_unit(cfg, model, dataset, "report", rows[dataset][1], identities))
         if model.pair == REFERENCE:
+            if model.reference in attacked_experts:  # a transfer source: every attack, on its datasets and seeds
+                for spec in cfg.attacks:
+                    for dataset in spec.datasets:
+                        units += attack_units(cfg, spec, model, dataset, rows[dataset][1], identities)
             continue
         for spec in cfg.attacks:
             if spec.methods and model.label not in spec.methods:
@@ -309,4 +318,57 @@ def phase_two(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
                 units += attack_units(cfg, spec, model, dataset, rows[dataset][1], identities)
         if not cfg.livebench.methods or model.label in cfg.livebench.methods:
             units += livebench_units(cfg, model, identities)
-    return units
+    return units + transfer_units(cfg, rows, merged, identities)
+
+
+def expert_model(name: str) -> ModelSpec:
+    """The reference spec of one expert (as `reference_models` lists it)."""
+    return ModelSpec(f"expert/{name}", "expert", f"expert:{name}", REFERENCE, reference=name)
+
+
+def transfer_experts(cfg: ExperimentConfig) -> set[str]:
+    """The experts attacked as transfer sources: every pair's, when transfer's sources include `experts`."""
+    if cfg.transfer is None or "experts" not in cfg.transfer.sources:
+        return set()
+    return {name for pair in cfg.pairs for name in pair}
+
+
+def replay_unit(source: Unit, target: ModelSpec, identities: dict[str, str]) -> Unit:
+    """Score the prompt that `source` (an attack unit) finds on `target`, on the source's rows. The key depends on
+    the source's key and the target's identity: the prompt is read from the source's record when the replay runs."""
+    src = source.inputs_as(AttackInputs)
+    assert source.model is not None
+    fields = src.model_dump(exclude={"model", "checkpoints", "purpose"})
+    inputs = TransferInputs(model=target.identity, checkpoints=identities, purpose=TRANSFER, source=source.key,
+                            **fields)  # fmt: skip
+    where = f"{src.dataset}/{src.attack.attack}/{src.seed}/{TRANSFER}/{source.model.model_id}"
+    return model_unit("attack", target, inputs, where)
+
+
+def transfer_units(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]],
+                   merged: list[tuple[ModelSpec, ModelSpec]], identities: dict[str, str]) -> list[Unit]:  # fmt: skip
+    """Replays of each transfer source's attacks (dataset x attack x seed): an expert's on every merged model of its
+    pair that the attack covers (plain and chosen M3 of each method); a plain merge's on those models but itself
+    and on the pair's experts. Grouped by target model, after every source unit of phase two, so a local run meets
+    each source before its replays and loads each target once more. Empty when transfer is off."""
+    if cfg.transfer is None:
+        return []
+    by_target: dict[str, list[Unit]] = {}
+    for pair in cfg.pairs:
+        name = pair_name(pair)
+        mine = [(m, plain) for m, plain in merged if m.pair == name]
+        for spec in cfg.attacks:
+            covered = [(m, plain) for m, plain in mine if not spec.methods or m.label in spec.methods]
+            sources: list[tuple[ModelSpec, list[ModelSpec]]] = []
+            if "experts" in cfg.transfer.sources:
+                sources += [(expert_model(e), [m for m, _ in covered]) for e in pair]
+            if "plain" in cfg.transfer.sources:
+                experts = [expert_model(e) for e in pair]
+                for plain in [m for m, p in covered if m is p]:  # (a chosen model stands apart even when equal)
+                    sources.append((plain, [m for m, _ in covered if m is not plain] + experts))
+            for source, targets in sources:
+                for dataset in spec.datasets:
+                    for attack in attack_units(cfg, spec, source, dataset, rows[dataset][1], identities):
+                        for target in targets:
+                            by_target.setdefault(target.model_id, []).append(replay_unit(attack, target, identities))
+    return [u for units in by_target.values() for u in units]

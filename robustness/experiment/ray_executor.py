@@ -6,6 +6,8 @@
   actor takes the next model whose units are waiting (its own model first, e.g. a chosen candidate's phase two).
 - Selections run here on the driver once their candidates' scores are stored; that (pair, method)'s phase two is
   then planned and queued at once, while other models' units keep running.
+- A transfer replay waits here on the driver until its source attack is stored, then joins its model's queue like
+  any unit; the driver reads the source's record and sends it along with the unit.
 - Only the driver writes the store, one transaction per finished unit, in the order units finish. A killed driver
   loses only the units in flight, and a rerun (with either executor) skips every stored unit.
 - A worker process that dies mid-unit (killed, out of memory, its node lost) loses that unit only: Ray restarts the
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from robustness.data.glue import load_glue
 from robustness.errors import UserError
 from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import SelectionInputs
+from robustness.experiment.inputs import SelectionInputs, TransferInputs
 from robustness.experiment.plan import (
     ModelSpec,
     Unit,
@@ -45,7 +47,7 @@ from robustness.experiment.plan import (
 from robustness.experiment.progress import UnitProgress, describe
 from robustness.experiment.worker import Checkpoints, Worker, delete_merge, started_at
 from robustness.store import STORE_FILE
-from robustness.store.records import Record
+from robustness.store.records import AttackRecord, Record
 
 if TYPE_CHECKING:
     from robustness.experiment.runner import Runner
@@ -127,11 +129,11 @@ class UnitActor:
     def check(self) -> str | None:
         return visibility_problem(self.worker.run_dir, self.worker.checkpoints, socket.gethostname())
 
-    def execute(self, unit: Unit) -> Finished:
+    def execute(self, unit: Unit, source: AttackRecord | None = None) -> Finished:
         self.running = unit.key
         try:
             started, clock, loads = started_at(), time.monotonic(), self.worker.loads
-            record = self.worker.execute(unit)
+            record = self.worker.execute(unit, source)
             return Finished(started, time.monotonic() - clock, record, os.getpid(), self.worker.loads - loads)
         finally:
             self.running = None
@@ -259,6 +261,7 @@ class Driver:
         self.known: set[str] = set()
         self.waiting: dict[str, deque[Unit]] = {}  # model id -> its units no actor has yet, in plan order
         self.selections: list[Unit] = []  # not stored yet
+        self.replays: list[Unit] = []  # transfer replays whose source is not stored yet
         self.error: BaseException | None = None
         self.first: list[Unit] = []
 
@@ -271,6 +274,7 @@ class Driver:
         while True:
             if self.error is None:
                 self.run_selections()
+                self.release_replays()
                 self.assign()
             busy = {s.ref: s for s in self.slots if s.ref is not None}
             if not busy:
@@ -280,7 +284,7 @@ class Driver:
                 self.collect(busy[ref])
         if self.error is not None:
             raise self.error
-        left = [*self.selections, *(u for q in self.waiting.values() for u in q)]
+        left = [*self.selections, *self.replays, *(u for q in self.waiting.values() for u in q)]
         if left:  # a bug in the plan: a unit whose inputs no unit produces
             raise RuntimeError(f"the Ray executor stopped with {len(left)} unit(s) not run, e.g. {left[0].key}")
         self.runner.record_full_plan(first)
@@ -298,9 +302,23 @@ class Driver:
                 self.progress.skip(unit)
             elif unit.model is None:
                 self.selections.append(unit)
+            elif isinstance(unit.inputs, TransferInputs) and unit.inputs.source not in self.done:
+                self.replays.append(unit)
             else:
-                mine = [s for s in self.slots if s.model == unit.model and not s.idle]
-                (mine[0].queue if mine else self.waiting.setdefault(unit.model.model_id, deque())).append(unit)
+                self.queue(unit)
+
+    def queue(self, unit: Unit) -> None:
+        """A model unit goes to the actor working on its model, else waits for an idle one."""
+        assert unit.model is not None
+        mine = [s for s in self.slots if s.model == unit.model and not s.idle]
+        (mine[0].queue if mine else self.waiting.setdefault(unit.model.model_id, deque())).append(unit)
+
+    def release_replays(self) -> None:
+        """Queue the transfer replays whose source attack is stored now."""
+        ready = [u for u in self.replays if isinstance(u.inputs, TransferInputs) and u.inputs.source in self.done]
+        for unit in ready:
+            self.replays.remove(unit)
+            self.queue(unit)
 
     def add_second(self) -> None:
         """Phase two's units as far as the stored selections have chosen; record the plan known so far."""
@@ -346,7 +364,7 @@ class Driver:
 
     def submit(self, slot: Slot, unit: Unit) -> None:
         self.progress.start(unit)
-        slot.running, slot.ref = unit, slot.actor.execute.remote(unit)
+        slot.running, slot.ref = unit, slot.actor.execute.remote(unit, self.runner.replay_source(unit))
 
     def collect(self, slot: Slot) -> None:
         """Store a finished unit, or stop the run on its error (a local run stops there too)."""
@@ -387,6 +405,8 @@ class Driver:
         """Delete a merge's folder once no unit of it waits or runs and none can still be planned (a candidate
         whose selection is not stored yet may be chosen)."""
         if model.model_id in self.waiting or any(s.model == model and not s.idle for s in self.slots):
+            return
+        if any(u.model == model for u in self.replays):  # replays on it wait for their sources
             return
         if model.m3 and any(u.label == plain_model_id(model.pair, model.label) for u in self.selections):
             return

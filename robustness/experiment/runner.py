@@ -23,7 +23,7 @@ from rich.console import Console
 from robustness.data.glue import GlueSplit, load_glue
 from robustness.experiment import units as run
 from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import SelectionInputs
+from robustness.experiment.inputs import SelectionInputs, TransferInputs
 from robustness.experiment.plan import (
     ModelSpec,
     Unit,
@@ -38,7 +38,7 @@ from robustness.experiment.progress import UnitProgress, unit_progress
 from robustness.experiment.resume import count_reuse
 from robustness.experiment.worker import Checkpoints, Worker, delete_merge, merge_folder, started_at
 from robustness.store import Store
-from robustness.store.records import CleanRecord, Record, SelectionRecord
+from robustness.store.records import AttackRecord, CleanRecord, Record, SelectionRecord
 
 __all__ = ["Checkpoints", "Runner", "resolve_checkpoints", "run_experiment"]
 
@@ -89,7 +89,17 @@ class Runner:
         """One unit's record: a selection from the stored scores of its candidates, any other unit by the worker."""
         if unit.kind == "selection":
             return run.run_selection(unit, self.selection_inputs(unit), self.cfg, self.reference_scores(unit))
-        return self.worker.execute(unit)
+        return self.worker.execute(unit, self.replay_source(unit))
+
+    def replay_source(self, unit: Unit) -> AttackRecord | None:
+        """A transfer replay's source record (None for any other unit); the source must be stored already."""
+        if not isinstance(unit.inputs, TransferInputs):
+            return None
+        stored = self.store.get(unit.inputs.source)
+        if stored is None or stored.status != "done":
+            raise RuntimeError(f"unit {unit.key} replays the prompt of {unit.inputs.source}, which is not stored yet: "
+                               "a replay must run after its source (a bug in the unit order)")  # fmt: skip
+        return AttackRecord.model_validate(stored.result)
 
     def selection_inputs(self, unit: Unit) -> list[tuple[ModelSpec, list[CleanRecord]]]:
         by_id = {m.model_id: m for m in candidate_models(self.cfg)}

@@ -12,7 +12,8 @@ from robustness.data.glue import GlueSplit
 from robustness.evaluate import PromptEvaluator, evaluator_for
 from robustness.experiment.config import ExperimentConfig
 from robustness.experiment.criterion import describe, rank_candidate
-from robustness.experiment.inputs import AttackInputs, CleanInputs, LiveBenchInputs, SelectionInputs
+from robustness.experiment.inputs import AttackInputs, CleanInputs, LiveBenchInputs, SelectionInputs, TransferInputs
+from robustness.metrics import pdr
 from robustness.experiment.plan import ModelSpec, Unit
 from robustness.prompts import get_prompt
 from robustness.store.records import (
@@ -186,6 +187,44 @@ def run_attack_unit(unit: Unit, loaded: Any, cfg: ExperimentConfig, data: GlueSp
             attacked_predictions=list(result.attacked.predictions),
             generator=result.generator,
             similarity_encoder=result.similarity_encoder,
+        )
+    )
+
+
+def run_replay(unit: Unit, loaded: Any, cfg: ExperimentConfig, data: GlueSplit, merge_json: dict[str, Any] | None,
+               source: AttackRecord) -> AttackRecord:  # fmt: skip
+    """A transfer attack's replay: the clean prompt and the prompt the source attack found, each scored once on
+    this unit's model on the source's rows. No search: the prompt is taken unchanged."""
+    inputs = unit.inputs_as(TransferInputs)
+    if list(source.indices) != list(inputs.rows) or source.dataset != inputs.dataset:
+        raise ValueError(f"unit {unit.key}: its source {inputs.source} attacked other rows ({source.dataset}); the "
+                         "store does not match the plan, so rerun the study to plan the replay again")  # fmt: skip
+    prompt = get_prompt(data.dataset, inputs.prompt, cfg.data_dir)
+    evaluator = _evaluator(loaded, cfg, data, inputs.rows, inputs.mode)
+    clean, attacked = evaluator(prompt.text), evaluator(source.attacked_prompt)
+    assert unit.model is not None
+    return AttackRecord.model_validate(
+        dict(
+            **identity_fields(unit.model, cfg, merge_json),
+            dataset=data.dataset,
+            prompt=prompt.name,
+            attack=inputs.attack.attack,
+            search=source.search,
+            seed=inputs.seed,
+            metric_name=evaluator.metric_name,
+            clean_metric=clean.metric,
+            attacked_metric=attacked.metric,
+            pdr=pdr(clean.metric, attacked.metric),
+            attacked_prompt=source.attacked_prompt,
+            queries=1,
+            indices=list(inputs.rows),
+            labels=evaluator.labels,
+            clean_predictions=list(clean.predictions),
+            attacked_predictions=list(attacked.predictions),
+            generator=source.generator,
+            similarity_encoder=source.similarity_encoder,
+            source_key=inputs.source,
+            source_model_id=source.model_id,
         )
     )
 

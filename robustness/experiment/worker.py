@@ -17,10 +17,10 @@ from typing import Any
 from robustness.data.glue import GlueSplit
 from robustness.experiment import units as run
 from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import AttackInputs, CleanInputs
+from robustness.experiment.inputs import AttackInputs, CleanInputs, TransferInputs
 from robustness.experiment.plan import ModelSpec, Unit
 from robustness.store import config_hash
-from robustness.store.records import Record
+from robustness.store.records import AttackRecord, Record
 
 
 def started_at() -> str:
@@ -96,8 +96,9 @@ class Worker:
         if self._loaded and self._loaded[0] == model.model_id:
             self._loaded = None
 
-    def execute(self, unit: Unit) -> Record:
-        """The record of one model unit (merge, clean, attack, LiveBench)."""
+    def execute(self, unit: Unit, source: AttackRecord | None = None) -> Record:
+        """The record of one model unit (merge, clean, attack, LiveBench); a transfer replay's needs `source`, the
+        stored record of the attack whose prompt it replays (the driver reads it from the store)."""
         model = unit.model
         if model is None:
             raise ValueError(f"unit {unit.key} ({unit.kind}) works on no model; the driver runs it")
@@ -108,6 +109,11 @@ class Worker:
         if unit.kind == "clean":
             data = self.data[unit.inputs_as(CleanInputs).dataset]
             return run.run_clean(unit, loaded, self.cfg, data, self.merge_json(model))
+        if isinstance(unit.inputs, TransferInputs):
+            if source is None:
+                raise ValueError(f"unit {unit.key} replays {unit.inputs.source}, whose record was not passed")
+            data = self.data[unit.inputs.dataset]
+            return run.run_replay(unit, loaded, self.cfg, data, self.merge_json(model), source)
         if unit.kind == "attack":
             inputs = unit.inputs_as(AttackInputs)
             parts = self.bert_parts(unit, loaded) if inputs.attack.attack == "bertattack" else None

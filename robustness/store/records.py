@@ -82,6 +82,10 @@ class AttackRecord(ModelIdentity):
     attacked_predictions: list[int]
     generator: str | None = None  # e.g. the masked LM behind BERTAttack's candidates
     similarity_encoder: str | None = None
+    # A transfer attack's replay: the source attack unit whose found prompt was scored unchanged on this model (its
+    # search is the source's, `queries` the one attacked evaluation), and the source's model. None for attacks.
+    source_key: str | None = None
+    source_model_id: str | None = None
 
 
 class QuestionScore(Record):
