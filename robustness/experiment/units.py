@@ -13,8 +13,8 @@ from robustness.evaluate import PromptEvaluator, evaluator_for
 from robustness.experiment.config import ExperimentConfig
 from robustness.experiment.criterion import describe, rank_candidate
 from robustness.experiment.inputs import AttackInputs, CleanInputs, LiveBenchInputs, SelectionInputs, TransferInputs
-from robustness.metrics import pdr
 from robustness.experiment.plan import ModelSpec, Unit
+from robustness.metrics import pdr
 from robustness.prompts import get_prompt
 from robustness.store.records import (
     AttackRecord,
