@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pandas as pd
 
-from reports import attack_curve, curves, draws, effects, livebench, provenance, table3
+from reports import attack_curve, curves, draws, effects, livebench, provenance, table3, transfer
 from reports import clean as clean_mod
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from reports.load import RunData
@@ -130,6 +130,7 @@ def build_report(
     warnings: list[str] = []
     rows = _carried_rows(run, warnings)
     points = attack_curve.curve_points(rows.curve, run.frame("selection"), resamples, seed)
+    moved = transfer.transfer_rows(run.frame("attack"), run.frame("selection"), resamples, seed)
     effect_frame = effects.effects_frame(rows.attacks, resamples, seed, permutations, warnings)
     agreement = clean_mod.agreement_frame(run.frame("clean"))
     warnings += clean_mod.agreement_warnings(agreement)
@@ -145,6 +146,7 @@ def build_report(
         *_selection_section(run, overlap),
         *_attack_curve_section(points),
         *_draws_section(run, points),
+        *_transfer_section(moved),
         *_livebench_section(rows.ood),
         *_agreement_section(agreement),
         *_provenance_section(rows, effect_frame, resamples, seed, permutations),
@@ -157,7 +159,7 @@ def _carried_rows(run: RunData, warnings: list[str]) -> _Rows:
     chosen = chosen_models(run.frame("selection"))
     attacks, curve = attack_curve.split_curve(run.frame("attack"))
     return _Rows(
-        attacks=carried_forward(attacks, chosen, warnings),
+        attacks=carried_forward(transfer.table_attacks(attacks), chosen, warnings),
         clean=carried_forward(run.frame("clean"), chosen, warnings),
         ood=carried_forward(run.frame("livebench"), chosen, warnings),
         curve=curve,
@@ -255,7 +257,8 @@ def _selection_section(run: RunData, overlap: dict[str, int]) -> list[Block]:
     ]
     if selection_lines:
         blocks.append(Bullets(selection_lines))
-    curve_frame = curves.curve_frame(selection, run.frame("clean"), attack_curve.split_curve(run.frame("attack"))[0])
+    attacks = transfer.table_attacks(attack_curve.split_curve(run.frame("attack"))[0])
+    curve_frame = curves.curve_frame(selection, run.frame("clean"), attacks)
     blocks.append(curves.curve_table(curve_frame))
     if len(curve_frame) and curve_frame["lambda"].notna().any():
         blocks.append(
@@ -271,7 +274,25 @@ def _selection_section(run: RunData, overlap: dict[str, int]) -> list[Block]:
 
 def _curve_count(run: RunData) -> str:
     curve = attack_curve.split_curve(run.frame("attack"))[1]
-    return f" ({len(curve)} of the attack units for the attacked lambda curve)" if len(curve) else ""
+    moved = transfer.replays(run.frame("attack"))
+    parts = [f"{len(curve)} of the attack units for the attacked lambda curve"] if len(curve) else []
+    parts += [f"{len(moved)} transfer replays"] if len(moved) else []
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _transfer_section(frame: pd.DataFrame) -> list[Block]:
+    """Each transfer source's prompts replayed on the other models (none when transfer is off)."""
+    if frame.empty:
+        return []
+    return [
+        Heading("Transfer attacks"),
+        Paragraph(
+            "Whether a merged model inherits its parents' adversarial prompts: each source's found prompt (per attack "
+            "seed) scored unchanged on the other models, on the source attack's rows, next to each target's own "
+            "attack on the same rows. " + " ".join(transfer.transfer_sizes(frame)) + "."
+        ),
+        transfer.transfer_table(frame),
+    ]
 
 
 def _attack_curve_section(points: pd.DataFrame) -> list[Block]:
