@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from robustness.experiment.config import ExperimentConfig
+from robustness.experiment.config import ExperimentConfig, load_experiment
 from robustness.experiment.inputs import TRANSFER, AttackInputs, TransferInputs
 from robustness.experiment.plan import ModelSpec, Unit, candidate_models, phase_two, plain_models, row_parts
 from robustness.store import config_hash
 
+CONFIGS = Path(__file__).parent.parent / "configs"
 IDS = {"base": "base-abc", "sst2": "sst2-def", "cola": "cola-123"}
 ROWS = {"sst2": row_parts(872, 10, 20, 0), "cola": row_parts(1043, 10, 20, 0)}
 
@@ -116,3 +118,23 @@ def test_config_errors_say_what_to_do() -> None:
         config(transfer={"sources": ["plain", "plain"]})
     with pytest.raises(ValidationError):
         config(transfer={"sources": ["m3"]})
+
+
+def test_the_estimate_runs_a_targets_replays_after_their_sources() -> None:
+    from robustness.experiment.estimate import plan_units, study_jobs
+
+    cfg = load_experiment(CONFIGS / "transfer-smoke.yaml")
+    off = study_jobs(plan_units(cfg.model_copy(update={"transfer": None})), lambda u: 1.0, 0.0)
+    on = study_jobs(plan_units(cfg), lambda u: 1.0, 0.0)
+    replay_jobs = {j.name: j for j in on.jobs if j.name.endswith("(transfer)")}
+    # Targets: the plain and the chosen merge (the experts' prompts), both experts (the plain merge's); each loads
+    # its model once more, after its own job and every source's.
+    assert sorted(replay_jobs) == [
+        "expert/cola (transfer)", "expert/sst2 (transfer)", "sst2+cola/task_arithmetic (transfer)",
+        "sst2+cola/task_arithmetic+m3/a0.5-d0 (transfer)",
+    ]  # fmt: skip
+    assert on.loads == off.loads + 4
+    assert replay_jobs["sst2+cola/task_arithmetic (transfer)"].after == (
+        "sst2+cola/task_arithmetic", "expert/sst2 (report rows)", "expert/cola (report rows)",
+    )  # fmt: skip
+    assert replay_jobs["expert/sst2 (transfer)"].after == ("expert/sst2 (report rows)", "sst2+cola/task_arithmetic")

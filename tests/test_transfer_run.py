@@ -128,3 +128,16 @@ def test_on_ray_replays_wait_for_their_sources_and_store_what_a_local_run_does(
     assert replays_follow_sources(ray_attacks) == 7
     local = {k: r for k, _, r in stored_in_order(local_run)}
     assert {k: r for k, _, r in ray_attacks} == local
+
+
+def test_the_report_shows_a_transfer_row_per_source_and_target(local_run: Path) -> None:
+    from reports.build import build_report
+    from reports.load import load_run
+
+    report = build_report(load_run(local_run), resamples=200, seed=0, permutations=99)
+    data = next(t for t in report.tables if t.name == "transfer").data
+    assert len(data) == 7 and set(data["n_seeds"]) == {1}
+    plain = data[data.source_model_id == "sst2+cola/task_arithmetic"]
+    assert sorted(plain["model_id"])[:2] == ["expert/cola", "expert/sst2"] and plain["own_attacked"].isna().sum() == 0
+    t3 = next(t for t in report.tables if t.name == "table3").data
+    assert not any(str(m).startswith("expert/") for m in t3["model_id"])

@@ -35,7 +35,7 @@ from robustness.experiment.costs import (
     model_parameters,
     prompt_words,
 )
-from robustness.experiment.inputs import SelectionInputs
+from robustness.experiment.inputs import SelectionInputs, TransferInputs
 from robustness.experiment.plan import (
     REFERENCE,
     ModelSpec,
@@ -99,10 +99,17 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
     first_jobs = list(groups)
     report_parts: list[str] = []
     second_jobs: list[str] = []
+    replay_jobs: dict[str, list[str]] = {}  # a target's replays: one job after its sources' jobs and its own
     for unit in planned.second:
         assert unit.model is not None
         model = unit.model
-        if model.pair == REFERENCE:
+        if isinstance(unit.inputs, TransferInputs):
+            name = f"{model.model_id} (transfer)"
+            own = [n for n in (f"{model.model_id} (report rows)", f"{model.model_id} (phase 2)", model.model_id)
+                   if n in groups]  # fmt: skip
+            replay_jobs.setdefault(name, own[:1])
+            replay_jobs[name] += [job_of[unit.inputs.source]]
+        elif model.pair == REFERENCE:
             name, first_part = f"{model.model_id} (report rows)", f"{model.model_id} (selection rows)"
             after[name] = (first_part,) if first_part in groups else ()
             report_parts += [] if name in groups else [name]
@@ -113,6 +120,7 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
         else:
             name = model.model_id
         groups.setdefault(name, []).append(unit)
+        job_of[unit.key] = name
     order = [n for n in report_parts if not after[n]]  # references without selection rows: first, as planned
     for name in first_jobs:
         order.append(name)
@@ -135,6 +143,9 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
     for name in second_jobs:
         loads += 1  # a chosen candidate's phase two: its worker has moved on to other models since
         jobs.append(Job(name, sum(cost(u) for u in groups[name]) + load, after[name]))
+    for name, needs in replay_jobs.items():
+        loads += 1  # its target is loaded again once its sources are stored
+        jobs.append(Job(name, sum(cost(u) for u in groups[name]) + load, tuple(dict.fromkeys(needs))))
     return Jobs(jobs, loads)
 
 
