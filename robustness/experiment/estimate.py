@@ -143,9 +143,9 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
     for name in second_jobs:
         loads += 1  # a chosen candidate's phase two: its worker has moved on to other models since
         jobs.append(Job(name, sum(cost(u) for u in groups[name]) + load, after[name]))
-    for name, needs in replay_jobs.items():
+    for name, sources in replay_jobs.items():
         loads += 1  # its target is loaded again once its sources are stored
-        jobs.append(Job(name, sum(cost(u) for u in groups[name]) + load, tuple(dict.fromkeys(needs))))
+        jobs.append(Job(name, sum(cost(u) for u in groups[name]) + load, tuple(dict.fromkeys(sources))))
     return Jobs(jobs, loads)
 
 
