@@ -39,6 +39,11 @@ def is_transfer(inputs: Any) -> bool:
     return isinstance(inputs, dict) and inputs.get("purpose") == TRANSFER
 
 
+def _has_purpose(inputs: Any) -> bool:
+    """A unit kept apart from the tables' attacks: the attacked lambda curve's, or a replay."""
+    return isinstance(inputs, dict) and inputs.get("purpose") is not None
+
+
 def table_attacks(attacks: pd.DataFrame) -> pd.DataFrame:
     """The attack rows the other tables read: without transfer replays and without the references' own attacks
     (experts attacked as transfer sources), which only the transfer table shows."""
@@ -89,7 +94,7 @@ def transfer_rows(attacks: pd.DataFrame, selection: pd.DataFrame, resamples: int
                          "is not among the run's attack results; rerun the study to store it")  # fmt: skip
     if found.empty:
         return pd.DataFrame(columns=COLUMNS)
-    own_rows = attacks[~attacks["inputs"].map(is_transfer).astype(bool)]
+    own_rows = attacks[~attacks["inputs"].map(_has_purpose).astype(bool)]  # not the curve's, not replays
     setting_of = owners(selection)
     source_of = {k: (str(by_key.loc[k, "model_id"]), str(by_key.loc[k, "pair"])) for k in set(found["source_key"])}
     # An expert target's record names no pair (it is a reference): the replay's pair is its source's.

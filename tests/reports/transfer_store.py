@@ -3,7 +3,8 @@
 One pair, Task Arithmetic: the plain merge, the chosen M3 candidate and the SST-2 expert, each attacked with SST-2
 StressTest on two seeds (seed 0: rows 100-109, seed 1: rows 105-114, 5 shared). Sources: the expert and the plain
 merge. The expert's prompts are replayed on the plain and the chosen merge; the plain merge's on the chosen merge
-and the expert. Numbers are counts of right answers out of 10 rows, so every value is known.
+and the expert. A curve unit of the plain merge on the same cell must not count as its own attack. Numbers are
+counts of right answers out of 10 rows, so every value is known.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def build(run_dir: Path) -> dict[str, str]:
                 key = unit_key("attack", inputs, f"{model_id}/sst2/stresstest/{seed}")
                 store.put(key, "attack", inputs, record(model_id, seed, k, f"prompt of {model_id} seed {seed}"))
                 keys[f"own/{model_id}/{seed}"] = key
+        # The plain merge's attacked lambda curve on the same cell (other numbers): not its own attack.
+        inputs = {"model_id": PLAIN, "dataset": "sst2", "attack": "stresstest", "seed": 0, "purpose": "curve"}
+        key = unit_key("attack", inputs, f"{PLAIN}/sst2/stresstest/0/curve")
+        store.put(key, "attack", inputs, record(PLAIN, 0, 1, "curve prompt"))
         for (source, target), counts in REPLAYED.items():
             for seed, k in enumerate(counts):
                 src = keys[f"own/{source}/{seed}"]
