@@ -138,3 +138,9 @@ def test_the_estimate_runs_a_targets_replays_after_their_sources() -> None:
         "sst2+cola/task_arithmetic", "expert/sst2 (report rows)", "expert/cola (report rows)",
     )  # fmt: skip
     assert replay_jobs["expert/sst2 (transfer)"].after == ("expert/sst2 (report rows)", "sst2+cola/task_arithmetic")
+
+
+def test_the_runners_count_with_plain_merges_standing_in_for_the_chosen_is_exact() -> None:
+    cfg = config(transfer={"sources": ["experts", "plain"]})
+    stand_in = {p.model_id: p for p in plain_models(cfg)}  # as run_experiment counts before selection has run
+    assert len(phase_two(cfg, ROWS, stand_in, IDS)) == len(second(cfg))

@@ -296,11 +296,11 @@ def phase_two(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
     model is loaded once. `partial`: `chosen` may lack methods whose selection has not run yet; their candidate's
     units are left out (the units known so far, e.g. to count what a rerun reuses)."""
     units: list[Unit] = []
-    merged: list[tuple[ModelSpec, ModelSpec]] = []  # (the model, the plain merge of its method)
+    merged: list[tuple[ModelSpec, bool]] = []  # (a merged model, whether it is the plain merge of its method)
     for plain in plain_models(cfg):
-        merged.append((plain, plain))
+        merged.append((plain, True))
         if not partial or plain.model_id in chosen:
-            merged.append((chosen[plain.model_id], plain))
+            merged.append((chosen[plain.model_id], False))
     attacked_experts = transfer_experts(cfg)
     for model in [*reference_models(cfg), *(m for m, _ in merged)]:
         for dataset in cfg.eval.datasets:
@@ -346,7 +346,7 @@ def replay_unit(source: Unit, target: ModelSpec, identities: dict[str, str]) -> 
 
 
 def transfer_units(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]],
-                   merged: list[tuple[ModelSpec, ModelSpec]], identities: dict[str, str]) -> list[Unit]:  # fmt: skip
+                   merged: list[tuple[ModelSpec, bool]], identities: dict[str, str]) -> list[Unit]:  # fmt: skip
     """Replays of each transfer source's attacks (dataset x attack x seed): an expert's on every merged model of its
     pair that the attack covers (plain and chosen M3 of each method); a plain merge's on those models but itself
     and on the pair's experts. Grouped by target model, after every source unit of phase two, so a local run meets
@@ -356,16 +356,17 @@ def transfer_units(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[
     by_target: dict[str, list[Unit]] = {}
     for pair in cfg.pairs:
         name = pair_name(pair)
-        mine = [(m, plain) for m, plain in merged if m.pair == name]
+        mine = [(m, is_plain) for m, is_plain in merged if m.pair == name]
         for spec in cfg.attacks:
-            covered = [(m, plain) for m, plain in mine if not spec.methods or m.label in spec.methods]
+            covered = [(m, is_plain) for m, is_plain in mine if not spec.methods or m.label in spec.methods]
             sources: list[tuple[ModelSpec, list[ModelSpec]]] = []
             if "experts" in cfg.transfer.sources:
                 sources += [(expert_model(e), [m for m, _ in covered]) for e in pair]
             if "plain" in cfg.transfer.sources:
                 experts = [expert_model(e) for e in pair]
-                for plain in [m for m, p in covered if m is p]:  # (a chosen model stands apart even when equal)
-                    sources.append((plain, [m for m, _ in covered if m is not plain] + experts))
+                for plain in [m for m, is_plain in covered if is_plain]:
+                    others = [m for m, is_plain in covered if not (is_plain and m.model_id == plain.model_id)]
+                    sources.append((plain, others + experts))
             for source, targets in sources:
                 for dataset in spec.datasets:
                     for attack in attack_units(cfg, spec, source, dataset, rows[dataset][1], identities):
