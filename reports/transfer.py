@@ -186,15 +186,16 @@ TRANSFER_NOTES = [
     "Whether a model inherits its parents' adversarial prompts. Source: the model an attack searched against (a "
     "pair's expert, or the plain merge of a method); each seed's found prompt is scored unchanged on the target, on "
     "the rows that source attack used (no search on the target). Clean, attacked and PDR: the target's, mean over "
-    "attack seeds. Own attack: the target's own search on the same rows and seeds, where the study attacks it "
-    "(— where not: the plain and chosen merges always, the experts when they are sources). Source on itself: the "
-    "source's attacked metric under its own prompts.",
+    "attack seeds. Own attack: the target's own search on the same rows and seeds (every merged target has one; an "
+    "expert only when experts are sources; — where none). Source on itself: the source's attacked metric under its "
+    "own prompts.",
     "95% CI: percentile bootstrap over the distinct rows, resampled jointly across seeds, a row's clean and attacked "
     "prediction together (robustness.stats.arm_bootstrap). It covers row sampling only and is conditional on the "
     "prompts the source's seeds found: with few seeds it cannot say how another seed's prompt would transfer. n = "
     "seeds × rows per seed (distinct rows).",
-    "What it cannot show: the prompts were found against another model, so a transferred drop is a lower bound on "
-    "the target's vulnerability (its own attack searches against it), and a small drop says these prompts did not "
-    "transfer, not that the target is robust. Intervals are per row, not simultaneous over the table; no test is "
-    "made and none of it is in Holm's family.",
+    "What it cannot show: the prompts were found against another model, so a transferred drop says how much of that "
+    "attack carries over, not how vulnerable the target is (an attack searching against the target usually finds "
+    "more: compare Own attack), and a small drop says these prompts did not transfer, not that the target is "
+    "robust. Intervals are per table row, not simultaneous over the table; no test is made and none of it is in "
+    "Holm's family.",
 ]
