@@ -98,8 +98,11 @@ def carried_forward(frame: pd.DataFrame, chosen: Sequence[Choice], warnings: lis
     out = frame[keep].copy()
     setting_of = {c.model_id: c.setting for c in chosen}
     setting_of.update({c.plain_model_id: c.setting for c in chosen if c.plain_model_id is not None})
-    out["setting"] = [setting_of.get(i) if m not in REFERENCE_METHODS else None
-                      for i, m in zip(out["model_id"], out["method"], strict=True)]  # fmt: skip
+    # dtype=object: a list of strings and Nones would otherwise become a string column whose Nones read as NaN,
+    # a truthy float that named every reference model "nan" and pooled the two experts into one row.
+    out["setting"] = pd.Series([setting_of.get(i) if m not in REFERENCE_METHODS else None
+                                for i, m in zip(out["model_id"], out["method"], strict=True)],
+                               index=out.index, dtype=object)  # fmt: skip
     models = out.groupby(["pair", "method", "m3"])["model_id"].transform("nunique")
     out["variant"] = [
         variant_label(m, bool(x), i, named=k > 1, setting=s)

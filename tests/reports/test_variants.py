@@ -118,3 +118,39 @@ def test_the_selected_candidate_is_the_m3_row(tmp_path: Path) -> None:
     report = build_report(load_run(tmp_path / "run"), resamples=100, permutations=99)
     t3 = next(t for t in report.tables if t.name == "table3")
     assert set(t3.data["model_id"]) == {"ta", "task_arithmetic-m3-d2"}
+
+
+def test_each_reference_model_keeps_its_own_row_beside_chosen_merges() -> None:
+    """Two experts are two rows of the clean table, each with its own score. A store with a selection gives merged
+    rows a setting and references none; that column once read None as NaN and pooled both experts into
+    'Expert (nan)' with a metric of the two pooled."""
+    import pandas as pd
+
+    from reports.clean import clean_cells
+    from reports.variants import Choice, carried_forward
+
+    chosen_id = "sst2+cola/task_arithmetic+m3/a5-d0"
+    models = [
+        ("reference", "base", False, "base", 0.47),
+        ("reference", "expert", False, "expert/cola", 0.65),
+        ("reference", "expert", False, "expert/sst2", 0.80),
+        ("sst2+cola", "task_arithmetic", False, "sst2+cola/task_arithmetic", 0.73),
+        ("sst2+cola", "task_arithmetic", True, chosen_id, 0.54),
+    ]
+    frame = pd.DataFrame(
+        [
+            {"pair": p, "method": m, "m3": x, "model_id": i, "mode": "score", "dataset": "sst2", "split": "report",
+             "metric_name": "accuracy", "metric": v, "accuracy": v, "n": 250, "prompt": "task_oriented:0",
+             "key": f"k-{i}"}
+            for p, m, x, i, v in models
+        ]
+    )  # fmt: skip
+    out = carried_forward(frame, [Choice("sst2+cola", "task_arithmetic", "task_arithmetic", chosen_id)])
+    assert list(out["variant"]) == [
+        "Base (base)", "Expert (expert/cola)", "Expert (expert/sst2)", "Task Arithmetic", "Task Arithmetic + M3",
+    ]  # fmt: skip
+    assert [s is None for s in out["setting"]] == [True, True, True, False, False]
+    cells = clean_cells(out)
+    by_model = dict(zip(cells["model_id"], cells["metric"], strict=True))
+    assert by_model == {i: v for _p, _m, _x, i, v in models}
+    assert set(cells["n"]) == {250}
