@@ -7,12 +7,13 @@ then one function per section in the order the report prints them. Reading the s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from types import ModuleType
 
 import pandas as pd
 
-from reports import attack_curve, curves, draws, effects, livebench, provenance, table3, transfer
+from reports import attack_curve, curves, draws, effects, livebench, magnitude, provenance, table3, transfer
 from reports import clean as clean_mod
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from reports.load import RunData
@@ -145,6 +146,7 @@ def build_report(
         *_clean_section(rows.clean),
         *_selection_section(run, overlap),
         *_attack_curve_section(points),
+        *_magnitude_section(run, points),
         *_draws_section(run, points),
         *_transfer_section(moved),
         *_livebench_section(rows.ood),
@@ -323,6 +325,36 @@ def _attack_curve_section(points: pd.DataFrame) -> list[Block]:
                 "rows, with 95% intervals (on the left the two series sit 0.008 apart in λ so their bars can be "
                 "told apart); dotted lines and bands: the plain merge; star: the candidate chosen on the selection "
                 "rows.",
+            )
+        )
+    return blocks
+
+
+def _magnitude_section(run: RunData, points: pd.DataFrame) -> list[Block]:
+    """With a magnitude axis: each scale's curve summarised, and one grid figure per (pair, configured method)."""
+    config = json.loads(run.meta.get("config") or "{}")
+    axis = magnitude.axis_points(points, magnitude.own_scalings(config))
+    if axis.empty:
+        return []
+    blocks: list[Block] = [
+        Heading("Magnitude beside lambda"),
+        Paragraph(
+            "The methods with a magnitude axis (methods[i].scales), merged at each scale with every M3 candidate "
+            "and plain, attacked on the curve rows: λ sets the direction of the merge, the scale how far it moves "
+            "from the base. Only the method's own scale enters Table 3 and the effects tables."
+        ),
+        magnitude.magnitude_table(magnitude.summary(axis)),
+    ]
+    for (pair, configured), mine in axis.groupby(["pair", "configured"], sort=False):
+        label = f"{pair}: {attack_curve.method_text(str(mine['method'].iloc[0]), str(configured))}"
+        blocks.append(
+            Figure(
+                magnitude.figure_name(str(pair), str(configured)),
+                f"Magnitude beside lambda, {label}",
+                _figures().magnitude(mine, f"{label} + M3 at each scale"),
+                "Clean (left) and attacked (right) metric against λ on the curve rows, one colour per scale, each "
+                "point with its 95% interval (the scales sit 0.008 apart in λ so their bars can be told apart); "
+                "dotted lines: the plain merge at each scale.",
             )
         )
     return blocks

@@ -1,5 +1,5 @@
-"""The report's figures as PNG bytes (matplotlib, Agg backend): lambda curves, attacked lambda curves, LiveBench bars,
-forest plot.
+"""The report's figures as PNG bytes (matplotlib, Agg backend): lambda curves, attacked lambda curves, the magnitude
+grid, LiveBench bars, forest plot.
 
 Fixed size, DPI and fonts and no metadata that changes between runs, so the same store gives the same bytes.
 """
@@ -161,6 +161,47 @@ def attack_curve(points: pd.DataFrame, title: str) -> bytes:
                 ax.legend(fontsize=7, loc="best")
     fig.suptitle(title)
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.4 / fig.get_figheight()))  # room for the title
+    return _png(fig)
+
+
+def magnitude(axis: pd.DataFrame, title: str) -> bytes:
+    """One method's magnitude grid (`reports.magnitude.axis_points` of one pair and configured method): a row per
+    (dataset, attack) cell; left the clean, right the attacked metric against lambda, one coloured line per scale
+    with each point's 95% interval (the scales sit `DODGE` apart in lambda so their bars can be told apart), and
+    each scale's plain merge as a dotted line in its colour."""
+    cells = list(dict.fromkeys(zip(axis["dataset"], axis["attack"], axis["search"], strict=True)))
+    scales = sorted(set(axis["scale"].astype(float)))
+    fig, axes = plt.subplots(len(cells), 2, figsize=(10.0, 0.5 + 2.9 * len(cells)), squeeze=False)
+    for i, (dataset, attack, search) in enumerate(cells):
+        g = axis[(axis.dataset == dataset) & (axis.attack == attack) & (axis.search == search)]
+        metric = "Acc" if g["metric_name"].iloc[0] == "accuracy" else "MCC"
+        cell = f"{DATASET_LABEL.get(dataset, dataset)} {ATTACK_LABEL.get(attack, attack)}"
+        for ax, quantity, name in ((axes[i][0], "clean", "clean"), (axes[i][1], "attacked", "attacked")):
+            for k, scale in enumerate(scales):
+                color = f"C{k % 10}"
+                mine = g[g["scale"].astype(float) == scale]
+                m3 = mine[mine["m3"].astype(bool) & mine["lambda"].notna() & mine[quantity].notna()]
+                m3 = m3.sort_values("lambda")
+                x = m3["lambda"].astype(float) + DODGE * (k - (len(scales) - 1) / 2)
+                ax.plot(x, m3[quantity], "o-", color=color, markersize=4, linewidth=1, label=f"M3, scale {scale:g}",
+                        gid=f"{quantity}-scale-{scale:g}")  # fmt: skip
+                bars = m3[f"{quantity}_low"].notna() & m3[f"{quantity}_high"].notna()
+                ax.vlines(x[bars], m3[f"{quantity}_low"][bars], m3[f"{quantity}_high"][bars], color=color,
+                          linewidth=1, alpha=0.6)  # fmt: skip
+                plain = mine[~mine["m3"].astype(bool) & mine[quantity].notna()]
+                if len(plain):
+                    ax.axhline(float(plain[quantity].iloc[0]), color=color, linestyle=":", linewidth=1.2,
+                               label=f"plain, scale {scale:g}", gid=f"plain-{quantity}-scale-{scale:g}")  # fmt: skip
+            ax.set_title(f"{cell}: {name} {metric} (curve rows)")
+            ax.set_ylabel(metric)
+            ax.set_xlabel("λ (weight of the first model)")
+            ax.set_xlim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+            _open_flat_axis(ax)
+            if i == 0:
+                ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.4 / fig.get_figheight()))
     return _png(fig)
 
 

@@ -21,6 +21,7 @@ EXECUTION_KEYS = frozenset({"executor", "ray_address"})
 # Attack settings that are left out of the stored config while off (None), so a study that does not use them keeps
 # the config (and config hash) it had before they existed.
 OPTIONAL_ATTACK_KEYS = ("curve_n",)
+AXIS_MARK = "@"  # a magnitude-axis setting's name: the configured method's name, "@", the scale (`task_arithmetic@0.5`)
 
 
 def _unique(values: Sequence[Any], what: str) -> None:
@@ -55,10 +56,60 @@ class MethodConfig(Frozen):
     method: MethodName
     parameters: dict[str, Any] = Field(default_factory=dict)
     label: str | None = None  # how tables name it; default: the method
+    # The magnitude axis (README, "Magnitude: scale beside lambda"): more scalings of the task vectors this method is
+    # merged at, plain and with every M3 candidate, beside its own `parameters.scaling`. They are scored for
+    # selection and, where an attack sets curve_n, attacked on the curve rows; the tables keep the method's own
+    # scaling. None: off (the stored config leaves the key out, as before it existed).
+    scales: list[float] | None = Field(default=None, min_length=1)
 
     @property
     def name(self) -> str:
         return self.label or self.method
+
+    @property
+    def scaling(self) -> float:
+        """The scaling the method's own setting uses (the merge library's default 1.0 where none is given)."""
+        return float(self.parameters.get("scaling", 1.0))
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, label: str | None) -> str | None:
+        if label is not None and (AXIS_MARK in label or "/" in label or not label.strip()):
+            raise ValueError(f"label {label!r}: use letters, digits, '_', '-' or '.' (no '{AXIS_MARK}' or '/')")
+        return label
+
+    @field_validator("scales")
+    @classmethod
+    def _scales(cls, scales: list[float] | None) -> list[float] | None:
+        if scales is None:
+            return None
+        for s in scales:
+            if not (math.isfinite(s) and s > 0):
+                raise ValueError(f"each scale must be a finite number > 0 (the task vectors' scaling), got {s}")
+        _unique([f"{s:g}" for s in scales], "scale (to 6 significant digits)")
+        return scales
+
+    @model_validator(mode="after")
+    def _scales_apply(self) -> MethodConfig:
+        if self.scales is None:
+            return self
+        combining = self.parameters.get("dare_method", "task_arithmetic") if self.method == "dare" else self.method
+        if combining == "average":
+            raise ValueError(
+                f"scales: {self.name} has no scaling to vary (Average weighs the models 1/n); use scales with "
+                "task_arithmetic, ties or dare"
+            )
+        return self
+
+    def settings(self) -> list[MethodConfig]:
+        """The method at each point of its magnitude axis: itself first (its name and scaling), then each other
+        scale, named `name@scale`, with `parameters.scaling` set to it. Just itself when `scales` is off."""
+        out = [self]
+        for s in sorted(set(self.scales or []) - {self.scaling}):
+            parameters = {**self.parameters, "scaling": s}
+            label = f"{self.name}{AXIS_MARK}{s:g}"  # past the label check on purpose: the mark names an axis point
+            out.append(self.model_copy(update={"parameters": parameters, "label": label, "scales": None}))
+        return out
 
 
 class M3Sweep(Frozen):
@@ -242,6 +293,13 @@ class ExperimentConfig(Frozen):
                     "the report rows of eval's datasets, so add it there or remove it here"
                 )
             _no_repeated_attack(self.attacks, i)
+        for i, method in enumerate(self.methods):
+            curve = [a for a in self.attacks if a.curve_n is not None and (not a.methods or method.name in a.methods)]
+            if method.scales is not None and not curve:
+                raise ValueError(
+                    f"methods[{i}].scales: the magnitude axis is measured on the attacked lambda curve's rows; set "
+                    f"curve_n on an attack that covers {method.name!r}, or remove scales"
+                )
         if self.transfer is not None and not self.attacks:
             raise ValueError("transfer: there are no attacks to transfer; add attacks, or remove transfer")
         return self
@@ -261,6 +319,9 @@ class ExperimentConfig(Frozen):
                     attack.pop(key, None)
         if data.get("transfer") is None:
             data.pop("transfer", None)
+        for method in data["methods"]:
+            if method.get("scales") is None:
+                method.pop("scales", None)
         return data
 
 

@@ -5,8 +5,9 @@ attack sets `curve_n` (the attacked lambda curve), it also attacks every candida
 report rows per seed, right after the model's merge. Phase 2 (planned once selection has picked a candidate per
 method) scores the chosen and plain models on the report rows, attacks them and runs LiveBench; with `transfer` on,
 it also attacks the pairs' experts and, last, replays each source attack's found prompt on the other models
-(`transfer_units`). Keys depend only on the inputs, so a rerun finds its finished units again and a changed setting
-makes new ones.
+(`transfer_units`). A method's magnitude axis (`methods[i].scales`) adds a setting per other scale: merged, scored
+and attacked on the curve in phase one like the method itself, and not carried into phase two. Keys depend only on
+the inputs, so a rerun finds its finished units again and a changed setting makes new ones.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ class ModelSpec:
     draw: int | None = None
     merge: dict[str, Any] | None = None  # the merge config (model names, not paths), None for references
     reference: str | None = None  # name of a reference checkpoint ('base' or an expert's name)
+    # A point of a method's magnitude axis at another scale than its own: the configured method's name (its label is
+    # `name@scale`). Such models are merged, scored for selection and attacked on the curve rows, not reported.
+    axis_of: str | None = None
+    scale: float | None = None  # a merge's task-vector scaling, where its method has one
+
+    @property
+    def configured(self) -> str:
+        """The configured method's name (what attacks[i].methods and livebench.methods list)."""
+        return self.axis_of or self.label
 
     @property
     def identity(self) -> ModelRef:
@@ -124,13 +134,27 @@ def merge_device(device: str) -> str:
     return device if device in ("auto", "cpu") else "cuda"
 
 
-def plain_models(cfg: ExperimentConfig) -> list[ModelSpec]:
+def method_settings(cfg: ExperimentConfig) -> list[tuple[MethodConfig, str | None]]:
+    """Every configured method, each followed by the other scales of its magnitude axis: (setting, the configured
+    method's name for an axis point, None for the method itself)."""
+    return [(s, None if s is m else m.name) for m in cfg.methods for s in m.settings()]
+
+
+def _scale(method: MethodConfig) -> float | None:
+    return None if method.method == "average" else method.scaling
+
+
+def plain_models(cfg: ExperimentConfig, axis: bool = True) -> list[ModelSpec]:
+    """The plain merge of every method setting; `axis=False`: without the magnitude axis' other scales."""
     out = []
     for pair in cfg.pairs:
-        for method in cfg.methods:
+        for method, axis_of in method_settings(cfg):
+            if axis_of is not None and not axis:
+                continue
             model_id = plain_model_id(pair_name(pair), method.name)
             merge = _merge_config(cfg, pair, method, None)
-            out.append(ModelSpec(model_id, method.method, method.name, pair_name(pair), merge=merge))
+            out.append(ModelSpec(model_id, method.method, method.name, pair_name(pair), merge=merge, axis_of=axis_of,
+                                 scale=_scale(method)))  # fmt: skip
     return out
 
 
@@ -139,7 +163,7 @@ def candidate_models(cfg: ExperimentConfig) -> list[ModelSpec]:
 
     out = []
     for pair in cfg.pairs:
-        for method in cfg.methods:
+        for method, axis_of in method_settings(cfg):
             for alpha in cfg.m3.alphas:
                 for draw in range(cfg.m3.draws):
                     m3 = {
@@ -151,7 +175,8 @@ def candidate_models(cfg: ExperimentConfig) -> list[ModelSpec]:
                     }
                     model_id = f"{plain_model_id(pair_name(pair), method.name)}+m3/a{alpha:g}-d{draw}"
                     merge = _merge_config(cfg, pair, method, m3)
-                    spec = ModelSpec(model_id, method.method, method.name, pair_name(pair), True, alpha, draw, merge)
+                    spec = ModelSpec(model_id, method.method, method.name, pair_name(pair), True, alpha, draw, merge,
+                                     axis_of=axis_of, scale=_scale(method))  # fmt: skip
                     out.append(spec)
     return out
 
@@ -236,7 +261,7 @@ def curve_units(cfg: ExperimentConfig, model: ModelSpec, rows: dict[str, tuple[l
     `curve_n` and covers the model's method, on each of its datasets and seeds. None when the curve is off."""
     units: list[Unit] = []
     for spec in cfg.attacks:
-        if spec.curve_n is None or (spec.methods and model.label not in spec.methods):
+        if spec.curve_n is None or (spec.methods and model.configured not in spec.methods):
             continue
         for dataset in spec.datasets:
             units += attack_units(cfg, spec, model, dataset, rows[dataset][1], identities, curve=True)
@@ -275,7 +300,7 @@ def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
         units += curve_units(cfg, model, rows, identities)
     for pair in cfg.pairs:
         mine_refs = [u for mid in ("base", *(f"expert/{n}" for n in pair)) for u in references.get(mid, [])]
-        for method in cfg.methods:
+        for method, _ in method_settings(cfg):
             mine = [c for c in candidates if c.pair == pair_name(pair) and c.label == method.name]
             evals = []
             for c in mine:
@@ -290,14 +315,15 @@ def phase_one(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
 
 def phase_two(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]], chosen: dict[str, ModelSpec],
               identities: dict[str, str], *, partial: bool = False) -> list[Unit]:  # fmt: skip
-    """Report-row scores, attacks and LiveBench for the references, the plain merges and the chosen candidates.
+    """Report-row scores, attacks and LiveBench for the references, the plain merges and the chosen candidates (of
+    each configured method's own setting: the magnitude axis' other scales stop at phase one).
 
     `chosen` maps `pair/method` to the candidate that selection carried forward. Units are grouped by model so a
     model is loaded once. `partial`: `chosen` may lack methods whose selection has not run yet; their candidate's
     units are left out (the units known so far, e.g. to count what a rerun reuses)."""
     units: list[Unit] = []
     merged: list[tuple[ModelSpec, bool]] = []  # (a merged model, whether it is the plain merge of its method)
-    for plain in plain_models(cfg):
+    for plain in plain_models(cfg, axis=False):
         merged.append((plain, True))
         if not partial or plain.model_id in chosen:
             merged.append((chosen[plain.model_id], False))

@@ -91,7 +91,7 @@ def check_methods(cfg: ExperimentConfig) -> None:
         try:
             validate_config(model.merge)
         except MergeError as exc:
-            key = study_key(exc.key or "", index[model.label], pairs[model.pair], cfg.m3.alphas, model.alpha)
+            key = study_key(exc.key or "", index[model.configured], pairs[model.pair], cfg.m3.alphas, model.alpha)
             raise UserError(f"{key}: {exc.problem or exc}") from None
 
 

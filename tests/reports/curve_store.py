@@ -57,12 +57,13 @@ def identity(model_id: str) -> dict[str, Any]:
 
 
 def attack(model_id: str, dataset: str, name: str, seed: int, rows: list[int], clean: list[int],
-           attacked: list[int], labels: list[int]) -> dict[str, Any]:  # fmt: skip
+           attacked: list[int], labels: list[int], who: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One attack record; `who`: the model's identity fields (default: this store's `identity` of `model_id`)."""
     from robustness.metrics import METRICS, pdr
 
     metric = "accuracy" if dataset == "sst2" else "mcc"
     c, a = METRICS[metric](labels, clean), METRICS[metric](labels, attacked)
-    return identity(model_id) | {
+    return (who or identity(model_id)) | {
         "dataset": dataset, "prompt": "p0", "attack": name, "search": "paper", "seed": seed, "metric_name": metric,
         "clean_metric": c, "attacked_metric": a, "pdr": pdr(c, a), "attacked_prompt": "p0 attacked", "queries": 3,
         "indices": rows, "labels": labels, "clean_predictions": clean, "attacked_predictions": attacked,
