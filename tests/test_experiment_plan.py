@@ -142,7 +142,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         load_experiment(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("name", ["smoke.yaml", "curve-smoke.yaml", "default.yaml", "paper-13b.yaml"])
+@pytest.mark.parametrize(
+    "name", ["smoke.yaml", "curve-smoke.yaml", "transfer-smoke.yaml", "quick.yaml", "default.yaml", "paper-13b.yaml"]
+)
 def test_shipped_configs_validate(name: str) -> None:
     from merges.config import validate_config
 
@@ -152,17 +154,36 @@ def test_shipped_configs_validate(name: str) -> None:
         validate_config(model.merge)
 
 
-def test_default_config_covers_the_issue() -> None:
-    """The default study: TA and TIES with and without M3 on both datasets, all three attacks on TA with three or
-    more seeds for the seeded ones, LiveBench's instruction following."""
-    cfg = load_experiment(CONFIGS / "default.yaml")
-    assert {m.method for m in cfg.methods} >= {"task_arithmetic", "ties"} and len(cfg.m3.alphas) >= 1
+def covered(cfg: ExperimentConfig, method: str) -> dict[str, list[object]]:
+    """Attack name -> the attack entries that cover `method` (by configured name)."""
+    out: dict[str, list[object]] = {}
+    for a in cfg.attacks:
+        if not a.methods or method in a.methods:
+            out.setdefault(a.attack, []).append(a)
+    return out
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "quick.yaml"])
+def test_the_default_and_quick_studies_turn_every_part_of_the_report_on(name: str) -> None:
+    """Task Arithmetic and DARE with and without M3 (the M3-vs-DARE table and the DARE + M3 row), two draws for two
+    or more alphas (the spread over draws), the attacked lambda curve on Task Arithmetic, transfer from the experts
+    and the plain merges, LiveBench; the default has all three attacks on Task Arithmetic, on both datasets."""
+    cfg = load_experiment(CONFIGS / name)
+    assert {m.method for m in cfg.methods} >= {"task_arithmetic", "dare"}
+    assert len(cfg.m3.alphas) >= 2 and cfg.m3.draws >= 2
     assert set(cfg.eval.datasets) == {"sst2", "cola"}
-    attacks = {a.attack: a for a in cfg.attacks}
-    assert set(attacks) == {"deepwordbug", "bertattack", "stresstest"}
-    assert all(a.methods == ["task_arithmetic"] and set(a.datasets) == {"sst2", "cola"} for a in cfg.attacks)
-    assert len(attacks["deepwordbug"].seeds) >= 3 and len(attacks["bertattack"].seeds) >= 3
-    assert set(cfg.livebench.tasks) == {"paraphrase", "simplify", "story_generation", "summarize"}
+    ta, dare = covered(cfg, "task_arithmetic"), covered(cfg, "dare_ta")
+    assert any(a.curve_n for entries in ta.values() for a in entries)  # type: ignore[attr-defined]
+    assert set(ta) & set(dare) >= {"stresstest"}  # an M3-vs-DARE cell
+    assert cfg.transfer is not None and set(cfg.transfer.sources) == {"experts", "plain"}
+    assert cfg.livebench.tasks and cfg.livebench.methods == ["task_arithmetic"]
+    if name == "default.yaml":
+        assert set(ta) == {"deepwordbug", "bertattack", "stresstest"} and set(dare) >= {"deepwordbug", "stresstest"}
+        assert all(set(a.datasets) == {"sst2", "cola"} for a in cfg.attacks)
+        assert all(len(a.seeds) >= 2 for a in ta["deepwordbug"])  # type: ignore[attr-defined]
+        assert set(cfg.livebench.tasks) == {"paraphrase", "simplify", "story_generation", "summarize"}
+    else:
+        assert any(m.scales for m in cfg.methods)  # the magnitude axis, so its table and figure show
 
 
 def test_merges_keep_the_checkpoint_dtype_and_map_the_device() -> None:

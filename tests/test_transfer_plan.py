@@ -144,3 +144,22 @@ def test_the_runners_count_with_plain_merges_standing_in_for_the_chosen_is_exact
     cfg = config(transfer={"sources": ["experts", "plain"]})
     stand_in = {p.model_id: p for p in plain_models(cfg)}  # as run_experiment counts before selection has run
     assert len(phase_two(cfg, ROWS, stand_in, IDS)) == len(second(cfg))
+
+
+def test_an_attack_split_over_two_entries_attacks_each_expert_once() -> None:
+    # The same DeepWordBug settings in two entries (one with the curve, one without) covering different methods:
+    # each expert's attack is one unit, replayed on the models of both entries.
+    split = config(
+        attacks=[
+            {"attack": "deepwordbug", "methods": ["task_arithmetic"], "seeds": [0], "n": 8, "curve_n": 4},
+            {"attack": "deepwordbug", "methods": ["ties"], "seeds": [0], "n": 8},
+        ],
+        transfer={"sources": ["experts"]},
+    )
+    units = second(split)
+    assert len({u.key for u in units}) == len(units)
+    expert_attacks = [u for u in units if u.kind == "attack" and u.model and u.model.model_id.startswith("expert/")
+                      and not isinstance(u.inputs, TransferInputs)]  # fmt: skip
+    assert len(expert_attacks) == 2 * 2  # 2 experts x 2 datasets x 1 seed
+    # Replays: each expert attack on the 4 merged models (2 TA from the first entry, 2 TIES from the second).
+    assert len(replays(units)) == 2 * 2 * 4

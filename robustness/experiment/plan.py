@@ -333,9 +333,12 @@ def phase_two(cfg: ExperimentConfig, rows: dict[str, tuple[list[int], list[int]]
             units.append(clean_unit(cfg, model, dataset, "report", rows[dataset][1], identities))
         if model.pair == REFERENCE:
             if model.reference in attacked_experts:  # a transfer source: every attack, on its datasets and seeds
+                mine: dict[str, Unit] = {}  # by key: two entries that split one attack's methods plan it twice
                 for spec in cfg.attacks:
                     for dataset in spec.datasets:
-                        units += attack_units(cfg, spec, model, dataset, rows[dataset][1], identities)
+                        for unit in attack_units(cfg, spec, model, dataset, rows[dataset][1], identities):
+                            mine.setdefault(unit.key, unit)
+                units += mine.values()
             continue
         for spec in cfg.attacks:
             if spec.methods and model.label not in spec.methods:

@@ -108,6 +108,15 @@ def test_effects_intervals_tests_and_holm_over_all_comparisons(rendered: tuple[P
     assert "ignores its seed" in stress.note
     assert effects["family"].eq("m3_vs_plain").all() and dare["family"].eq("m3_vs_dare").all()
     assert set(dare["method"]) == {"task_arithmetic"} and set(dare["b_variant"]) == {"DARE"}
+    # Task Arithmetic + M3 minus plain DARE, SST-2 DeepWordBug: attacked (0.7, 0.9, 0.8) vs (0.5, 0.6, 0.7) per seed.
+    vs_dare = dare.set_index(["dataset", "attack", "quantity"])
+    attacked = vs_dare.loc[("sst2", "deepwordbug", "attacked")]
+    assert attacked.a_variant == "Task Arithmetic + M3"
+    assert (attacked.a_value, attacked.b_value, attacked.estimate) == pytest.approx((0.8, 0.6, 0.2), abs=1e-6)
+    assert attacked.ci_low < 0.2 < attacked.ci_high
+    drop = vs_dare.loc[("sst2", "deepwordbug", "pdr")]
+    expected = synthetic.EXPECTED["sst2_m3_pdr"] - synthetic.EXPECTED["sst2_plain_pdr"]
+    assert (drop.estimate, drop.m3_better_if) == (pytest.approx(expected, abs=1e-6), "negative")
     # Holm runs over every comparison of the report at once: both tables together.
     # Holm's family is the row-level p-values: the seed-level ones (missing for StressTest) do not shrink it.
     both = pd.concat([effects, dare], ignore_index=True)
