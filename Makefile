@@ -9,7 +9,7 @@ PYTEST_ARGS ?= -m "not slow"
 EXPERIMENT ?= configs/default.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format models robustness report bench livebench-data
+.PHONY: help install test test-slow lint format models robustness quick report bench livebench-data
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ robustness: ## build the default models if missing, run configs/default.yaml (re
 	@test -x $(BIN)/m3r || { echo "make robustness: $(BIN)/m3r not found; run 'make install' first" >&2; exit 2; }
 	$(BIN)/m3r models --config configs/models.yaml
 	$(BIN)/m3r run $(EXPERIMENT)
+
+quick: ## every table and figure of the report on a handful of rows (configs/quick.yaml): a first look, minutes
+	@$(MAKE) --no-print-directory robustness EXPERIMENT=configs/quick.yaml
 
 report: ## render the report of a run: make report RUN=runs/NAME
 	@test -n "$(RUN)" || { echo "make report: name the run folder, e.g. make report RUN=runs/default" >&2; exit 2; }

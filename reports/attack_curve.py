@@ -15,10 +15,11 @@ from typing import Any
 
 import pandas as pd
 
+from reports.curves import method_text
 from reports.document import Table
 from reports.formatting import keys_cell, num, per_seed, value_interval
 from reports.table3 import DATASET_ORDER, group_label, size_text
-from reports.variants import ATTACK_ORDER, METHOD_LABEL, METHOD_ORDER
+from reports.variants import ATTACK_ORDER, METHOD_ORDER
 from robustness.attacks.recipes import seed_changes_attack
 from robustness.experiment.inputs import CURVE
 from robustness.experiment.plan import plain_model_id
@@ -175,12 +176,6 @@ def groups(points: pd.DataFrame) -> list[tuple[str, str]]:
 def figure_name(pair: str, setting: str) -> str:
     """The file stem of one curve's figure: `attack_curve_sst2_cola_task_arithmetic`."""
     return "attack_curve_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{pair}_{setting}").strip("_").lower()
-
-
-def method_text(method: str, setting: str) -> str:
-    """'Task Arithmetic', or 'TIES (ties-k0.5)' where the configured name is not the method's own."""
-    label = METHOD_LABEL.get(method, method)
-    return label if setting == method else f"{label} ({setting})"
 
 
 def _model_text(r: dict[str, Any]) -> str:

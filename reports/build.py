@@ -17,7 +17,8 @@ from reports import attack_curve, curves, draws, effects, livebench, magnitude, 
 from reports import clean as clean_mod
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from reports.load import RunData
-from reports.variants import ATTACK_ORDER, METHOD_LABEL, METHOD_ORDER, carried_forward, chosen_models
+from reports.variants import ATTACK_ORDER, METHOD_ORDER, carried_forward, chosen_models
+from robustness.experiment.config import AXIS_MARK
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_PERMUTATIONS = 9999  # p >= 1/10000: Holm over 96 comparisons can still reach 0.01
@@ -156,9 +157,16 @@ def build_report(
     return Report(f"Robustness report: {run.name}", blocks, warnings)
 
 
+def _setting(record: object) -> str:
+    """The configured method a selection record was made for (its unit's `method` input; else the method)."""
+    inputs = getattr(record, "inputs", None)
+    return str((inputs.get("method") if isinstance(inputs, dict) else None) or getattr(record, "method", ""))
+
+
 def _carried_rows(run: RunData, warnings: list[str]) -> _Rows:
     """The rows of the references, the plain merges and the chosen M3 candidates (what is dropped, in `warnings`)."""
-    chosen = chosen_models(run.frame("selection"))
+    # A magnitude-axis point's choice is not carried into phase two: its candidate has selection scores only.
+    chosen = [c for c in chosen_models(run.frame("selection")) if AXIS_MARK not in (c.setting or "")]
     attacks, curve = attack_curve.split_curve(run.frame("attack"))
     return _Rows(
         attacks=carried_forward(transfer.table_attacks(attacks), chosen, warnings),
@@ -243,8 +251,9 @@ def _selection_section(run: RunData, overlap: dict[str, int]) -> list[Block]:
     """What lambda selection chose and on which split, the split-overlap check, and the lambda curves."""
     selection = run.frame("selection")
     selection_lines = [
-        f"{r.pair} {METHOD_LABEL.get(r.method, r.method)}: {len(r.candidates)} candidates scored on the "
+        f"{r.pair} {curves.method_text(str(r.method), _setting(r))}: {len(r.candidates)} candidates scored on the "
         f"{r.split} split ({r.criterion}); carried forward: {r.chosen_model_id}"
+        + (" (a magnitude-axis point: not carried into the tables)" if AXIS_MARK in _setting(r) else "")
         for r in selection.sort_values("key").itertuples(index=False)
     ]
     overlap_text = (
@@ -315,7 +324,7 @@ def _attack_curve_section(points: pd.DataFrame) -> list[Block]:
     ]
     for pair, setting in attack_curve.groups(points):
         mine = points[(points.pair == pair) & (points.setting == setting)]
-        label = f"{pair}: {attack_curve.method_text(str(mine['method'].iloc[0]), setting)} + M3"
+        label = f"{pair}: {curves.method_text(str(mine['method'].iloc[0]), setting)} + M3"
         blocks.append(
             Figure(
                 attack_curve.figure_name(pair, setting),
@@ -346,7 +355,7 @@ def _magnitude_section(run: RunData, points: pd.DataFrame) -> list[Block]:
         magnitude.magnitude_table(magnitude.summary(axis)),
     ]
     for (pair, configured), mine in axis.groupby(["pair", "configured"], sort=False):
-        label = f"{pair}: {attack_curve.method_text(str(mine['method'].iloc[0]), str(configured))}"
+        label = f"{pair}: {curves.method_text(str(mine['method'].iloc[0]), str(configured))}"
         blocks.append(
             Figure(
                 magnitude.figure_name(str(pair), str(configured)),

@@ -14,8 +14,15 @@ from reports.formatting import MISSING, keys_cell, num
 from reports.table3 import DATASET_ORDER
 from reports.variants import DATASET_LABEL, METHOD_LABEL, METHOD_ORDER
 
+
+def method_text(method: str, setting: str) -> str:
+    """'Task Arithmetic', or 'TIES (ties-k0.5)' where the configured name is not the method's own."""
+    label = METHOD_LABEL.get(method, method)
+    return label if setting == method else f"{label} ({setting})"
+
+
 CURVE_COLUMNS = [
-    "pair", "method", "model_id", "alpha", "draw", "lambda", "chosen", "dataset", "selection_metric",
+    "pair", "method", "setting", "model_id", "alpha", "draw", "lambda", "chosen", "dataset", "selection_metric",
     "selection_normalised", "selection_score", "selection_attacked", "report_clean", "report_clean_mode",
     "report_attacked", "criterion", "m3_convention", "unit_keys",
 ]  # fmt: skip
@@ -42,6 +49,8 @@ def _report_attacked(attacks: pd.DataFrame, model_id: str, dataset: str) -> tupl
 def curve_frame(selection: pd.DataFrame, clean: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for rec in selection.itertuples(index=False):
+        inputs = rec.inputs if isinstance(getattr(rec, "inputs", None), dict) else {}
+        setting = str(inputs.get("method") or rec.method)  # the configured method (two TIES settings: two curves)
         for cand in rec.candidates:
             lambdas = cand.get("lambdas") or []
             for dataset in sorted(cand["metrics"], key=lambda d: (DATASET_ORDER.get(d, 9), d)):
@@ -52,6 +61,7 @@ def curve_frame(selection: pd.DataFrame, clean: pd.DataFrame, attacks: pd.DataFr
                     {
                         "pair": rec.pair,
                         "method": rec.method,
+                        "setting": setting,
                         "model_id": cand["model_id"],
                         "alpha": cand.get("alpha"),
                         "draw": cand.get("draw"),
@@ -75,7 +85,7 @@ def curve_frame(selection: pd.DataFrame, clean: pd.DataFrame, attacks: pd.DataFr
         frame["_m"] = frame["method"].map(METHOD_ORDER)
         frame["_d"] = frame["dataset"].map(lambda d: DATASET_ORDER.get(d, 9))
         frame["_l"] = frame["lambda"].fillna(-1.0)
-        frame = frame.sort_values(["pair", "_m", "_l", "model_id", "_d"]).drop(columns=["_m", "_d", "_l"])
+        frame = frame.sort_values(["pair", "_m", "setting", "_l", "model_id", "_d"]).drop(columns=["_m", "_d", "_l"])
     return frame.reset_index(drop=True)
 
 
@@ -85,7 +95,7 @@ def curve_table(frame: pd.DataFrame) -> Table:
     rows = [
         [
             r["pair"],
-            METHOD_LABEL.get(r["method"], r["method"]),
+            method_text(r["method"], r["setting"]),
             r["model_id"],
             MISSING if pd.isna(r["alpha"]) else f"{r['alpha']:g}",
             num(r["lambda"]),

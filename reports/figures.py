@@ -15,10 +15,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from reports.curves import method_text
 from reports.effects import quantity_label
 from reports.formatting import pvalue
 from reports.table3 import DATASET_ORDER
-from reports.variants import ATTACK_LABEL, DATASET_LABEL, METHOD_LABEL, METHOD_ORDER
+from reports.variants import ATTACK_LABEL, DATASET_LABEL, METHOD_ORDER
 
 DPI = 100
 DODGE = 0.008  # lambda offset between the clean and attacked series of a curve panel, so their bars do not overlap
@@ -34,16 +35,17 @@ def _png(fig: plt.Figure) -> bytes:
 
 def lambda_curves(frame: pd.DataFrame) -> bytes:
     """One panel per (pair, method) and dataset: metric against lambda_1 for every candidate."""
-    panels = sorted({(r.pair, r.method) for r in frame.itertuples(index=False)},
-                    key=lambda p: (p[0], METHOD_ORDER.get(p[1], 9)))  # fmt: skip
+    setting = frame["setting"] if "setting" in frame else frame["method"]
+    panels = sorted(set(zip(frame["pair"], frame["method"], setting, strict=True)),
+                    key=lambda p: (p[0], METHOD_ORDER.get(p[1], 9), p[2]))  # fmt: skip
     datasets = sorted(set(frame["dataset"]), key=lambda d: (DATASET_ORDER.get(d, 9), d))
     fig, axes = plt.subplots(
         len(panels), len(datasets), figsize=(4.2 * len(datasets), 2.8 * len(panels)), squeeze=False
     )
-    for i, (pair, method) in enumerate(panels):
+    for i, (pair, method, name) in enumerate(panels):
         for j, dataset in enumerate(datasets):
             ax = axes[i][j]
-            g = frame[(frame.pair == pair) & (frame.method == method) & (frame.dataset == dataset)]
+            g = frame[(frame.pair == pair) & (setting == name) & (frame.dataset == dataset)]
             g = g[g["lambda"].notna()].sort_values("lambda")
             for column, style, label in (
                 ("selection_metric", "o-", "selection (clean)"),
@@ -58,7 +60,7 @@ def lambda_curves(frame: pd.DataFrame) -> bytes:
                 ax.axvline(float(chosen["lambda"].iloc[0]), color="grey", linewidth=0.8, linestyle="-.")
                 ax.plot(chosen["lambda"], chosen["selection_metric"], "*", color="black", markersize=10,
                         label="chosen")  # fmt: skip
-            ax.set_title(f"{pair}: {METHOD_LABEL.get(method, method)} + M3, {DATASET_LABEL.get(dataset, dataset)}")
+            ax.set_title(f"{pair}: {method_text(method, name)} + M3, {DATASET_LABEL.get(dataset, dataset)}")
             ax.set_xlabel("λ (weight of the first model)")
             ax.set_ylabel("metric")
             ax.set_xlim(0, 1)

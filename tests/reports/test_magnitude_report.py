@@ -135,3 +135,21 @@ def test_the_written_report_has_the_magnitude_figure(run: Path, tmp_path: Path) 
     assert "## Magnitude beside lambda" in md and "](figures/magnitude_sst2_cola_task_arithmetic.png)" in md
     table = pd.read_csv(out / "tables" / "magnitude.csv")
     assert list(table["scale"]) == [0.5, 1.0] and list(table["plain_attacked"]) == pytest.approx([0.5, 0.5])
+
+
+def test_each_setting_has_its_own_selection_curve(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
+    curves = next(t for t in report.tables if t.name == "lambda_curves")
+    data = curves.data
+    assert sorted(set(data["setting"])) == ["task_arithmetic", "task_arithmetic@0.5"]
+    mine = data[(data.setting == "task_arithmetic@0.5") & (data.dataset == "sst2")]
+    assert list(mine["lambda"]) == pytest.approx(list(LAMBDAS)) and list(mine["chosen"]) == [False, True]
+    assert "Task Arithmetic (task_arithmetic@0.5)" in {row[1] for row in curves.rows}
+    opened: list[plt.Figure] = []
+    monkeypatch.setattr(figures, "_png", lambda fig: opened.append(fig) or b"")
+    figures.lambda_curves(data)
+    titles = [ax.get_title() for ax in opened[0].axes]
+    assert "sst2+cola: Task Arithmetic (task_arithmetic@0.5) + M3, SST-2" in titles
+    assert "sst2+cola: Task Arithmetic + M3, SST-2" in titles  # two panels, not one curve through both scales
+    one = next(ax for ax in opened[0].axes if ax.get_title() == "sst2+cola: Task Arithmetic + M3, SST-2")
+    assert list(one.get_lines()[0].get_xdata()) == pytest.approx(list(LAMBDAS))
+    plt.close(opened[0])
