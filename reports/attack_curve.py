@@ -19,7 +19,7 @@ from reports.curves import method_text
 from reports.document import Table
 from reports.formatting import keys_cell, num, per_seed, value_interval
 from reports.table3 import DATASET_ORDER, group_label, size_text
-from reports.variants import ATTACK_ORDER, METHOD_ORDER
+from reports.variants import ATTACK_ORDER, METHOD_ORDER, recorded_setting
 from robustness.attacks.recipes import seed_changes_attack
 from robustness.experiment.inputs import CURVE
 from robustness.experiment.plan import plain_model_id
@@ -52,8 +52,7 @@ def owners(selection: pd.DataFrame) -> dict[str, tuple[str, bool]]:
     selection record lists and the plain merge of the same setting."""
     out: dict[str, tuple[str, bool]] = {}
     for r in selection.sort_values("key").itertuples(index=False) if len(selection) else []:
-        inputs = r.inputs if isinstance(getattr(r, "inputs", None), dict) else {}
-        setting = str(inputs.get("method") or r.method)
+        setting = recorded_setting(r) or str(r.method)
         for cand in r.candidates:
             out[str(cand["model_id"])] = (setting, cand["model_id"] == r.chosen_model_id)
         out[plain_model_id(str(r.pair), setting)] = (setting, False)

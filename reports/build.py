@@ -17,7 +17,7 @@ from reports import attack_curve, curves, draws, effects, livebench, magnitude, 
 from reports import clean as clean_mod
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from reports.load import RunData
-from reports.variants import ATTACK_ORDER, METHOD_ORDER, carried_forward, chosen_models
+from reports.variants import ATTACK_ORDER, METHOD_ORDER, carried_forward, chosen_models, recorded_setting
 from robustness.experiment.config import AXIS_MARK
 
 DEFAULT_RESAMPLES = 2000
@@ -157,12 +157,6 @@ def build_report(
     return Report(f"Robustness report: {run.name}", blocks, warnings)
 
 
-def _setting(record: object) -> str:
-    """The configured method a selection record was made for (its unit's `method` input; else the method)."""
-    inputs = getattr(record, "inputs", None)
-    return str((inputs.get("method") if isinstance(inputs, dict) else None) or getattr(record, "method", ""))
-
-
 def _carried_rows(run: RunData, warnings: list[str]) -> _Rows:
     """The rows of the references, the plain merges and the chosen M3 candidates (what is dropped, in `warnings`)."""
     # A magnitude-axis point's choice is not carried into phase two: its candidate has selection scores only.
@@ -245,6 +239,10 @@ def _effects_sections(effect_frame: pd.DataFrame, permutations: int) -> list[Blo
 
 def _clean_section(clean_rows: pd.DataFrame) -> list[Block]:
     return [Heading("Clean scores"), clean_mod.clean_table(clean_mod.clean_cells(clean_rows))]
+
+
+def _setting(record: object) -> str:
+    return recorded_setting(record) or str(getattr(record, "method", ""))
 
 
 def _selection_section(run: RunData, overlap: dict[str, int]) -> list[Block]:

@@ -12,7 +12,7 @@ import pandas as pd
 from reports.document import Table
 from reports.formatting import MISSING, keys_cell, num
 from reports.table3 import DATASET_ORDER
-from reports.variants import DATASET_LABEL, METHOD_LABEL, METHOD_ORDER
+from reports.variants import DATASET_LABEL, METHOD_LABEL, METHOD_ORDER, recorded_setting
 
 
 def method_text(method: str, setting: str) -> str:
@@ -49,8 +49,7 @@ def _report_attacked(attacks: pd.DataFrame, model_id: str, dataset: str) -> tupl
 def curve_frame(selection: pd.DataFrame, clean: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for rec in selection.itertuples(index=False):
-        inputs = rec.inputs if isinstance(getattr(rec, "inputs", None), dict) else {}
-        setting = str(inputs.get("method") or rec.method)  # the configured method (two TIES settings: two curves)
+        setting = recorded_setting(rec) or str(rec.method)  # two TIES settings (or two scales): two curves
         for cand in rec.candidates:
             lambdas = cand.get("lambdas") or []
             for dataset in sorted(cand["metrics"], key=lambda d: (DATASET_ORDER.get(d, 9), d)):

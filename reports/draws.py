@@ -27,7 +27,7 @@ from reports.attack_curve import method_text
 from reports.document import Table
 from reports.formatting import num
 from reports.table3 import DATASET_ORDER, group_label
-from reports.variants import DATASET_LABEL, METRIC_LABEL
+from reports.variants import DATASET_LABEL, METRIC_LABEL, recorded_setting
 from robustness.metrics import metric_for
 
 DRAW_COLUMNS = [
@@ -86,8 +86,7 @@ def draw_frame(selection: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     records = selection.sort_values("key").itertuples(index=False) if len(selection) else []
     for rec in records:
-        inputs = rec.inputs if isinstance(getattr(rec, "inputs", None), dict) else {}
-        setting = str(inputs.get("method") or rec.method)
+        setting = recorded_setting(rec) or str(rec.method)
         head = {"pair": rec.pair, "method": rec.method, "setting": setting}
         for alpha, draws in by_alpha(rec.candidates).items():
             if len(draws) < 2:

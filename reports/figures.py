@@ -155,12 +155,7 @@ def attack_curve(points: pd.DataFrame, title: str) -> bytes:
             right.text(0.5, 0.5, "PDR undefined (clean metric <= 0)", transform=right.transAxes, ha="center",
                        color="grey")  # fmt: skip
         for ax in (left, right):
-            ax.set_xlabel("λ (weight of the first model)")
-            ax.set_xlim(-0.02, 1.02)
-            ax.grid(alpha=0.3)
-            _open_flat_axis(ax)
-            if i == 0 and ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7, loc="best")
+            _lambda_axis(ax, legend=i == 0)
     fig.suptitle(title)
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.4 / fig.get_figheight()))  # room for the title
     return _png(fig)
@@ -196,15 +191,20 @@ def magnitude(axis: pd.DataFrame, title: str) -> bytes:
                                label=f"plain, scale {scale:g}", gid=f"plain-{quantity}-scale-{scale:g}")  # fmt: skip
             ax.set_title(f"{cell}: {name} {metric} (curve rows)")
             ax.set_ylabel(metric)
-            ax.set_xlabel("λ (weight of the first model)")
-            ax.set_xlim(-0.02, 1.02)
-            ax.grid(alpha=0.3)
-            _open_flat_axis(ax)
-            if i == 0:
-                ax.legend(fontsize=7, loc="best")
+            _lambda_axis(ax, legend=i == 0)
     fig.suptitle(title)
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.4 / fig.get_figheight()))
     return _png(fig)
+
+
+def _lambda_axis(ax: plt.Axes, legend: bool) -> None:
+    """A curve panel's lambda axis, grid and readable y range; the legend where asked and there is something in it."""
+    ax.set_xlabel("λ (weight of the first model)")
+    ax.set_xlim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    _open_flat_axis(ax)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
 
 
 def _open_flat_axis(ax: plt.Axes) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -61,14 +62,20 @@ class Choice:
         return None if self.setting is None else plain_model_id(self.pair, self.setting)
 
 
+def recorded_setting(record: Any) -> str | None:
+    """The configured method a selection record was made for: its unit's `method` input (two TIES settings are two
+    names); None where the store does not say."""
+    inputs = getattr(record, "inputs", None)
+    setting = inputs.get("method") if isinstance(inputs, dict) else None
+    return str(setting) if setting else None
+
+
 def chosen_models(selection: pd.DataFrame) -> list[Choice]:
     """Every selection record, with the configured method it was made for (the selection unit's `method` input)."""
-    out = []
-    for r in selection.sort_values("key").itertuples(index=False):
-        inputs = r.inputs if isinstance(getattr(r, "inputs", None), dict) else {}
-        setting = inputs.get("method")
-        out.append(Choice(str(r.pair), str(r.method), str(setting) if setting else None, str(r.chosen_model_id)))
-    return out
+    return [
+        Choice(str(r.pair), str(r.method), recorded_setting(r), str(r.chosen_model_id))
+        for r in selection.sort_values("key").itertuples(index=False)
+    ]
 
 
 def carried_forward(frame: pd.DataFrame, chosen: Sequence[Choice], warnings: list[str] | None = None) -> pd.DataFrame:

@@ -35,7 +35,7 @@ def test_the_axis_adds_a_setting_per_other_scale_with_its_scaling() -> None:
     assert [m.model_id for m in plain_models(cfg, axis=False)] == ["sst2+cola/task_arithmetic", "sst2+cola/ties"]
     # The same lambda draws at every scale: a candidate's M3 seed depends on alpha and draw only.
     seeds = {
-        (c.alpha, c.draw, c.scale): c.merge["m3"]["seed"]
+        (c.alpha, c.draw, c.merge["parameters"]["scaling"]): c.merge["m3"]["seed"]
         for c in candidate_models(cfg)
         if c.method == "task_arithmetic"
     }  # type: ignore[index]

@@ -55,7 +55,6 @@ class ModelSpec:
     # A point of a method's magnitude axis at another scale than its own: the configured method's name (its label is
     # `name@scale`). Such models are merged, scored for selection and attacked on the curve rows, not reported.
     axis_of: str | None = None
-    scale: float | None = None  # a merge's task-vector scaling, where its method has one
 
     @property
     def configured(self) -> str:
@@ -140,10 +139,6 @@ def method_settings(cfg: ExperimentConfig) -> list[tuple[MethodConfig, str | Non
     return [(s, None if s is m else m.name) for m in cfg.methods for s in m.settings()]
 
 
-def _scale(method: MethodConfig) -> float | None:
-    return None if method.method == "average" else method.scaling
-
-
 def plain_models(cfg: ExperimentConfig, axis: bool = True) -> list[ModelSpec]:
     """The plain merge of every method setting; `axis=False`: without the magnitude axis' other scales."""
     out = []
@@ -153,8 +148,7 @@ def plain_models(cfg: ExperimentConfig, axis: bool = True) -> list[ModelSpec]:
                 continue
             model_id = plain_model_id(pair_name(pair), method.name)
             merge = _merge_config(cfg, pair, method, None)
-            out.append(ModelSpec(model_id, method.method, method.name, pair_name(pair), merge=merge, axis_of=axis_of,
-                                 scale=_scale(method)))  # fmt: skip
+            out.append(ModelSpec(model_id, method.method, method.name, pair_name(pair), merge=merge, axis_of=axis_of))
     return out
 
 
@@ -176,7 +170,7 @@ def candidate_models(cfg: ExperimentConfig) -> list[ModelSpec]:
                     model_id = f"{plain_model_id(pair_name(pair), method.name)}+m3/a{alpha:g}-d{draw}"
                     merge = _merge_config(cfg, pair, method, m3)
                     spec = ModelSpec(model_id, method.method, method.name, pair_name(pair), True, alpha, draw, merge,
-                                     axis_of=axis_of, scale=_scale(method))  # fmt: skip
+                                     axis_of=axis_of)  # fmt: skip
                     out.append(spec)
     return out
 
