@@ -18,7 +18,7 @@ from reports import clean as clean_mod
 from reports.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from reports.load import RunData
 from reports.variants import ATTACK_ORDER, METHOD_ORDER, carried_forward, chosen_models, recorded_setting
-from robustness.experiment.config import AXIS_MARK
+from robustness.experiment.spec.config import AXIS_MARK
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_PERMUTATIONS = 9999  # p >= 1/10000: Holm over 96 comparisons can still reach 0.01

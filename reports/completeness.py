@@ -56,8 +56,8 @@ def run_completeness(run_dir: str | os.PathLike[str]) -> Completeness:
 
 def planned_units(config: dict[str, Any]) -> dict[str, int] | None:
     """Units per kind that `m3r run` plans for `config` (the stored experiment config), or None."""
-    from robustness.experiment.config import ExperimentConfig
-    from robustness.experiment.plan import phase_one, phase_two, plain_models
+    from robustness.experiment.planning.plan import phase_one, phase_two, plain_models
+    from robustness.experiment.spec.config import ExperimentConfig
 
     try:
         cfg = ExperimentConfig.model_validate(config)

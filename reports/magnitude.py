@@ -17,7 +17,7 @@ import pandas as pd
 from reports.document import Table
 from reports.formatting import num, value_interval
 from reports.table3 import group_label
-from robustness.experiment.config import AXIS_MARK
+from robustness.experiment.spec.config import AXIS_MARK
 
 SUMMARY_COLUMNS = [
     "pair", "method", "configured", "scale", "dataset", "attack", "search", "metric_name", "plain_clean",

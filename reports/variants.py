@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from robustness import catalog
-from robustness.experiment.plan import plain_model_id
+from robustness.experiment.planning.plan import plain_model_id
 
 # Orders and labels of the report's rows and columns, from the catalog.
 METHOD_ORDER = catalog.method_order()

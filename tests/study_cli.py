@@ -74,5 +74,5 @@ class Study:
 
 
 def make_study(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Study:
-    monkeypatch.setattr("robustness.experiment.runner.run_experiment", _started)
+    monkeypatch.setattr("robustness.experiment.execution.runner.run_experiment", _started)
     return Study(tmp_path, capsys)

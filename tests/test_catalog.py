@@ -17,7 +17,7 @@ from robustness.attacks.constraints import PROTECTED
 from robustness.attacks.recipes import seed_changes_attack
 from robustness.data.glue import load_glue
 from robustness.errors import UserError
-from robustness.experiment.config import load_experiment
+from robustness.experiment.spec.config import load_experiment
 from robustness.metrics import metric_for
 from robustness.prompts import label_words, load_prompts
 from robustness.store.records import parse_record

@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 
 from robustness.errors import UserError
-from robustness.experiment.config import ExperimentConfig, load_experiment
-from robustness.experiment.inputs import CURVE, AttackInputs, CleanInputs, SelectionInputs
-from robustness.experiment.plan import (
+from robustness.experiment.kinds.inputs import CURVE, AttackInputs, CleanInputs, SelectionInputs
+from robustness.experiment.planning.plan import (
     Unit,
     attack_rows,
     candidate_models,
@@ -16,6 +15,7 @@ from robustness.experiment.plan import (
     plain_models,
     row_parts,
 )
+from robustness.experiment.spec.config import ExperimentConfig, load_experiment
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 IDS = {"base": "base-abc", "sst2": "sst2-def", "cola": "cola-123"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import CURVE, AttackInputs
-from robustness.experiment.plan import candidate_models, phase_one, phase_two, plain_models
+from robustness.experiment.kinds.inputs import CURVE, AttackInputs
+from robustness.experiment.planning.plan import candidate_models, phase_one, phase_two, plain_models
+from robustness.experiment.spec.config import ExperimentConfig
 from tests.test_experiment_plan import IDS, config, rows
 
 CURVE_DWB = {"attack": "deepwordbug", "methods": ["task_arithmetic"], "seeds": [0, 1], "n": 8, "curve_n": 4}

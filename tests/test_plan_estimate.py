@@ -12,8 +12,16 @@ import pytest
 
 from robustness import catalog
 from robustness.cli import main
-from robustness.experiment.config import ExperimentConfig, load_experiment
-from robustness.experiment.costs import (
+from robustness.experiment.kinds.inputs import AttackSettings
+from robustness.experiment.planning.plan import (
+    candidate_models,
+    phase_one,
+    phase_two,
+    plain_model_id,
+    plain_models,
+    row_parts,
+)
+from robustness.experiment.sizing.costs import (
     BUILTIN_RATES,
     DEFAULT_GPU_TFLOPS,
     GPU_BYTES_PER_PARAMETER,
@@ -27,10 +35,9 @@ from robustness.experiment.costs import (
     model_parameters,
     parameters_from_config,
 )
-from robustness.experiment.estimate import HERE, gpu, load_seconds, plan_units, study_jobs, unit_cost
-from robustness.experiment.inputs import AttackSettings
-from robustness.experiment.plan import candidate_models, phase_one, phase_two, plain_model_id, plain_models, row_parts
-from robustness.experiment.schedule import Job, total_seconds, wall_time
+from robustness.experiment.sizing.estimate import HERE, gpu, load_seconds, plan_units, study_jobs, unit_cost
+from robustness.experiment.sizing.schedule import Job, total_seconds, wall_time
+from robustness.experiment.spec.config import ExperimentConfig, load_experiment
 from robustness.store import CleanRecord, MergeRecord, Store
 from robustness.store import sqlite as store_sqlite
 from tests.test_store import clean_record

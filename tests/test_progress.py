@@ -8,10 +8,10 @@ import time
 import pytest
 
 from robustness.durations import duration
-from robustness.experiment.inputs import SelectionInputs
-from robustness.experiment.plan import Unit
-from robustness.experiment.progress import LineProgress
-from robustness.experiment.resume import Reuse, count_reuse
+from robustness.experiment.execution.progress import LineProgress
+from robustness.experiment.execution.resume import Reuse, count_reuse
+from robustness.experiment.kinds.inputs import SelectionInputs
+from robustness.experiment.planning.plan import Unit
 from robustness.experts.progress import line_advance
 
 

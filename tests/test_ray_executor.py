@@ -26,9 +26,8 @@ import torch
 
 from robustness.cli import main
 from robustness.errors import UserError
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.plan import Unit
-from robustness.experiment.ray_executor import (
+from robustness.experiment.execution.worker import Checkpoints
+from robustness.experiment.executors.ray_driver import (
     LOCAL_OBJECT_STORE,
     Driver,
     Slot,
@@ -37,8 +36,9 @@ from robustness.experiment.ray_executor import (
     slots,
     visibility_problem,
 )
-from robustness.experiment.validate import check_device
-from robustness.experiment.worker import Checkpoints
+from robustness.experiment.planning.plan import Unit
+from robustness.experiment.spec.config import ExperimentConfig
+from robustness.experiment.spec.validate import check_device
 from robustness.store import Store, config_hash
 from tests.tiny_study import run_killed_at_first_attack, save_family, stored, study, write
 

@@ -18,10 +18,10 @@ from reports.completeness import run_completeness
 from reports.load import load_run
 from robustness.cli import main
 from robustness.data.glue import load_glue
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import SelectionInputs
-from robustness.experiment.plan import Unit, candidate_models, phase_one, phase_two, plain_model_id, row_parts
-from robustness.experiment.runner import Runner
+from robustness.experiment.execution.runner import Runner
+from robustness.experiment.kinds.inputs import SelectionInputs
+from robustness.experiment.planning.plan import Unit, candidate_models, phase_one, phase_two, plain_model_id, row_parts
+from robustness.experiment.spec.config import ExperimentConfig
 from robustness.store import MergeRecord, SelectionRecord, Store, config_hash
 from tests.tiny_study import run_killed_at_first_attack, save_family, stored, study, write
 

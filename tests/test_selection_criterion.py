@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from robustness.experiment.criterion import describe, normalised_gain, rank_candidate
-from robustness.experiment.inputs import SelectionInputs
-from robustness.experiment.plan import ModelSpec, Unit
-from robustness.experiment.units import run_selection
+from robustness.experiment.kinds.criterion import describe, normalised_gain, rank_candidate
+from robustness.experiment.kinds.inputs import SelectionInputs
+from robustness.experiment.kinds.run import run_selection
+from robustness.experiment.planning.plan import ModelSpec, Unit
 from tests.test_experiment_plan import config
 
 BASE = {"sst2": 0.50, "cola": -0.04}

@@ -1,4 +1,4 @@
-"""`m3r run` checks the whole study when it loads it (robustness/experiment/config.py and validate.py).
+"""`m3r run` checks the whole study when it loads it (robustness/experiment/spec/config.py and validate.py).
 
 Each broken config below starts from configs/smoke.yaml and must exit with code 2 and one line on stderr that
 names the config file, the key as YAML spells it and what to do, with no output folder created and the runner
@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from robustness.errors import UserError
-from robustness.experiment.config import ExperimentConfig, load_experiment
-from robustness.experiment.validate import validate_study
+from robustness.experiment.spec.config import ExperimentConfig, load_experiment
+from robustness.experiment.spec.validate import validate_study
 from tests.study_cli import CONFIGS, ROOT, Config, Study, StudyStartedError, make_study, smoke
 
 FIXTURES = Path(__file__).parent / "fixtures" / "livebench"

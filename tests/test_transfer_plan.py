@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from robustness.experiment.config import ExperimentConfig, load_experiment
-from robustness.experiment.inputs import TRANSFER, AttackInputs, TransferInputs
-from robustness.experiment.plan import ModelSpec, Unit, candidate_models, phase_two, plain_models, row_parts
+from robustness.experiment.kinds.inputs import TRANSFER, AttackInputs, TransferInputs
+from robustness.experiment.planning.plan import ModelSpec, Unit, candidate_models, phase_two, plain_models, row_parts
+from robustness.experiment.spec.config import ExperimentConfig, load_experiment
 from robustness.store import config_hash
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -121,7 +121,7 @@ def test_config_errors_say_what_to_do() -> None:
 
 
 def test_the_estimate_runs_a_targets_replays_after_their_sources() -> None:
-    from robustness.experiment.estimate import plan_units, study_jobs
+    from robustness.experiment.sizing.estimate import plan_units, study_jobs
 
     cfg = load_experiment(CONFIGS / "transfer-smoke.yaml")
     off = study_jobs(plan_units(cfg.model_copy(update={"transfer": None})), lambda u: 1.0, 0.0)

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from robustness.cli import main
-from robustness.experiment.config import load_experiment
-from robustness.experiment.inputs import TransferInputs
-from robustness.experiment.plan import Unit
+from robustness.experiment.kinds.inputs import TransferInputs
+from robustness.experiment.planning.plan import Unit
+from robustness.experiment.spec.config import load_experiment
 from tests.tiny import tiny_tokenizer
 from tests.tiny_study import save_family, study, write
 
@@ -97,8 +97,8 @@ def test_a_replay_scores_what_a_direct_evaluation_of_the_prompt_does(local_run: 
 
 
 def test_a_replay_before_its_source_is_refused(local_run: Path, tmp_path: Path) -> None:
-    from robustness.experiment.runner import Runner
-    from robustness.experiment.worker import Checkpoints
+    from robustness.experiment.execution.runner import Runner
+    from robustness.experiment.execution.worker import Checkpoints
     from robustness.store import Store
 
     cfg = load_experiment(local_run.parent.parent / "transfer.yaml")
@@ -113,7 +113,7 @@ def test_a_replay_before_its_source_is_refused(local_run: Path, tmp_path: Path) 
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[None]:
     ray = pytest.importorskip("ray")
-    from robustness.experiment.ray_executor import LOCAL_OBJECT_STORE, init_ray
+    from robustness.experiment.executors.ray_driver import LOCAL_OBJECT_STORE, init_ray
 
     init_ray(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE)
     yield

@@ -59,7 +59,7 @@ def run_killed_at_first_attack(monkeypatch: Any, config_path: str) -> None:
     import pytest
 
     from robustness.cli import main
-    from robustness.experiment.runner import Runner
+    from robustness.experiment.execution.runner import Runner
 
     spied = Runner.execute
 

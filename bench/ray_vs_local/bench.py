@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(cpus) < args.workers:
         print(f"only {len(cpus)} CPUs available: the Ray run gets {len(cpus)} actors", file=sys.stderr)
 
-    from robustness.experiment.config import load_experiment
+    from robustness.experiment.spec.config import load_experiment
 
     cfg = load_experiment(args.config)
     if cfg.models.family == "default":

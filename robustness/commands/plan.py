@@ -1,6 +1,6 @@
 """`m3r plan CONFIG`: a study's units by kind and an estimate of its device-hours and wall time, before it runs.
 
-The arithmetic is in robustness/experiment/estimate.py (units, jobs), costs.py (the cost model) and schedule.py
+The arithmetic is in robustness/experiment/sizing/estimate.py (units, jobs), costs.py (the cost model) and schedule.py
 (the wall time); this module reads the options and prints. Nothing is loaded, downloaded or written.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from robustness.commands.argtypes import counts, positive_number
 
 if TYPE_CHECKING:
-    from robustness.experiment.estimate import StudyEstimate
+    from robustness.experiment.sizing.estimate import StudyEstimate
 
 HOUR = 3600.0
 
@@ -57,10 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from robustness.errors import UserError
-    from robustness.experiment.config import load_experiment
-    from robustness.experiment.costs import BUILTIN_RATES, calibrate
-    from robustness.experiment.estimate import estimate_study
-    from robustness.experiment.validate import validate_shape
+    from robustness.experiment.sizing.costs import BUILTIN_RATES, calibrate
+    from robustness.experiment.sizing.estimate import estimate_study
+    from robustness.experiment.spec.config import load_experiment
+    from robustness.experiment.spec.validate import validate_shape
 
     cfg = load_experiment(args.config)
     try:  # the config's own keys; data, checkpoints and devices are left to `m3r run`

@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from robustness.errors import UserError
-    from robustness.experiment.config import load_experiment
-    from robustness.experiment.validate import validate_study
+    from robustness.experiment.spec.config import load_experiment
+    from robustness.experiment.spec.validate import validate_study
 
     overrides = {"output_dir": args.output_dir, "data_dir": args.data_dir, "device": args.device,
                  "keep_merges": args.keep_merges, "executor": args.executor, "ray_address": args.address}  # fmt: skip
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         validate_study(cfg)
     except UserError as exc:
         raise UserError(f"{args.config}: {exc}") from None
-    from robustness.experiment.runner import run_experiment
+    from robustness.experiment.execution.runner import run_experiment
 
     run_dir = run_experiment(cfg)
     if args.no_report:

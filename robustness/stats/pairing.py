@@ -44,7 +44,7 @@ class PairedRun:
 class SharedRows:
     """The distinct samples behind a set of paired replicates, and where each replicate's samples sit among them.
 
-    Attack seeds draw their rows from the same report rows (`robustness.experiment.plan.attack_rows`), so one
+    Attack seeds draw their rows from the same report rows (`robustness.experiment.planning.plan.attack_rows`), so one
     sample can appear in several replicates, with the same label and, per arm, the same clean prediction. The
     sample, not the (sample, seed) pair, is the unit that was drawn: resampling and permutation work on it.
     """

@@ -1,6 +1,6 @@
 """Executing the units that work on one model (merge, clean, attack, LiveBench), holding at most one loaded model.
 
-The local runner has one `Worker`; under Ray each actor has its own (robustness/experiment/ray_executor.py). Either
+The local runner has one `Worker`; under Ray each actor has its own (experiment/executors/). Either
 way the unit's record comes back to the driver, which alone writes the store. Selections read stored records, so
 the driver runs them itself (`Runner.execute`).
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from robustness.data.glue import GlueSplit
-from robustness.experiment import units as run
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import AttackInputs, CleanInputs, TransferInputs
-from robustness.experiment.plan import ModelSpec, Unit
+from robustness.experiment.kinds import run
+from robustness.experiment.kinds.inputs import AttackInputs, CleanInputs, TransferInputs
+from robustness.experiment.planning.plan import ModelSpec, Unit
+from robustness.experiment.spec.config import ExperimentConfig
 from robustness.store import config_hash
 from robustness.store.records import AttackRecord, Record
 

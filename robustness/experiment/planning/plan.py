@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from robustness.experiment.config import AttackConfig, ExperimentConfig, MethodConfig
-from robustness.experiment.inputs import (
+from robustness.experiment.kinds.inputs import (
     CURVE,
     TRANSFER,
     AttackInputs,
@@ -32,6 +31,7 @@ from robustness.experiment.inputs import (
     TransferInputs,
     UnitInputs,
 )
+from robustness.experiment.spec.config import AttackConfig, ExperimentConfig, MethodConfig
 from robustness.store.keys import unit_key
 
 InputsT = TypeVar("InputsT", bound=Inputs)

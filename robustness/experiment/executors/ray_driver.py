@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from robustness.data.glue import load_glue
 from robustness.errors import UserError
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import SelectionInputs, TransferInputs
-from robustness.experiment.plan import (
+from robustness.experiment.execution.progress import UnitProgress, describe
+from robustness.experiment.execution.worker import Checkpoints, Worker, delete_merge, started_at
+from robustness.experiment.kinds.inputs import SelectionInputs, TransferInputs
+from robustness.experiment.planning.plan import (
     ModelSpec,
     Unit,
     candidate_models,
@@ -44,13 +45,12 @@ from robustness.experiment.plan import (
     plain_models,
     reference_models,
 )
-from robustness.experiment.progress import UnitProgress, describe
-from robustness.experiment.worker import Checkpoints, Worker, delete_merge, started_at
+from robustness.experiment.spec.config import ExperimentConfig
 from robustness.store import STORE_FILE
 from robustness.store.records import AttackRecord, Record
 
 if TYPE_CHECKING:
-    from robustness.experiment.runner import Runner
+    from robustness.experiment.execution.runner import Runner
 
 TRIES = 3  # a unit whose worker dies this many times stops the run (it would likely kill the next one too)
 LOCAL_OBJECT_STORE = 200 * 1024**2  # units, rows and records only: weights go through the run folder

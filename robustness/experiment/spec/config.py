@@ -140,7 +140,7 @@ class EvalConfig(Frozen):
     mode: Literal["score", "generate"] = "score"
     chat: bool | None = None
     selection_n: int = Field(default=100, gt=0)
-    # How selection ranks M3 candidates (robustness/experiment/criterion.py): normalised_gain puts accuracy and MCC
+    # How selection ranks M3 candidates (experiment/kinds/criterion.py): normalised_gain puts accuracy and MCC
     # on one scale, the merge's gain over the base as a share of the best expert's; mean_metric averages raw metrics.
     selection: Literal["normalised_gain", "mean_metric"] = "normalised_gain"
     report_n: int = Field(default=200, gt=0)

@@ -19,8 +19,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.costs import (
+from robustness.experiment.kinds.inputs import SelectionInputs, TransferInputs
+from robustness.experiment.planning.plan import (
+    REFERENCE,
+    ModelSpec,
+    Unit,
+    candidate_models,
+    phase_one,
+    phase_two,
+    plain_model_id,
+)
+from robustness.experiment.sizing.costs import (
     DEFAULT_GPU_TFLOPS,
     GPU_ASSUMPTION,
     GPU_BYTES_PER_PARAMETER,
@@ -35,17 +44,8 @@ from robustness.experiment.costs import (
     model_parameters,
     prompt_words,
 )
-from robustness.experiment.inputs import SelectionInputs, TransferInputs
-from robustness.experiment.plan import (
-    REFERENCE,
-    ModelSpec,
-    Unit,
-    candidate_models,
-    phase_one,
-    phase_two,
-    plain_model_id,
-)
-from robustness.experiment.schedule import Job, total_seconds, wall_time
+from robustness.experiment.sizing.schedule import Job, total_seconds, wall_time
+from robustness.experiment.spec.config import ExperimentConfig
 
 
 @dataclass(frozen=True)

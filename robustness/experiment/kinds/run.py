@@ -10,10 +10,16 @@ from merges.config import DEFAULT_DARE_METHOD
 from robustness import catalog
 from robustness.data.glue import GlueSplit
 from robustness.evaluate import PromptEvaluator, evaluator_for
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.criterion import describe, rank_candidate
-from robustness.experiment.inputs import AttackInputs, CleanInputs, LiveBenchInputs, SelectionInputs, TransferInputs
-from robustness.experiment.plan import ModelSpec, Unit
+from robustness.experiment.kinds.criterion import describe, rank_candidate
+from robustness.experiment.kinds.inputs import (
+    AttackInputs,
+    CleanInputs,
+    LiveBenchInputs,
+    SelectionInputs,
+    TransferInputs,
+)
+from robustness.experiment.planning.plan import ModelSpec, Unit
+from robustness.experiment.spec.config import ExperimentConfig
 from robustness.metrics import pdr
 from robustness.prompts import get_prompt
 from robustness.store.records import (
@@ -121,7 +127,7 @@ def run_selection(
     """The candidate ranked best by the config's criterion on the selection rows (ties: first listed).
 
     `references` holds the base's and the pair's experts' selection-row metrics (model id -> dataset -> metric),
-    which the normalised criterion scales by (robustness/experiment/criterion.py)."""
+    which the normalised criterion scales by (robustness/experiment/kinds/criterion.py)."""
     refs = references or {}
     base = refs.get("base")
     experts = [m for mid, m in refs.items() if mid != "base"]

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from robustness.durations import duration
-from robustness.experiment.plan import Unit
+from robustness.experiment.planning.plan import Unit
 
 HEARTBEAT_S = 60.0  # off a terminal: at most one line this often while one unit runs
 

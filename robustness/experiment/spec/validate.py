@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from robustness.errors import UserError
-from robustness.experiment.config import ExperimentConfig
+from robustness.experiment.spec.config import ExperimentConfig
 
 # What makes a local folder a checkpoint the merge engine and the loader can use (weights are never opened here).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
@@ -83,7 +83,7 @@ def check_methods(cfg: ExperimentConfig) -> None:
     """Every merge the plan makes (plain and each M3 candidate) is a valid merge config for the merge library."""
     from merges.config import validate_config
     from merges.errors import MergeError
-    from robustness.experiment.plan import candidate_models, pair_name, plain_models
+    from robustness.experiment.planning.plan import candidate_models, pair_name, plain_models
 
     index = {m.name: i for i, m in enumerate(cfg.methods)}
     pairs = {pair_name(p): k for k, p in enumerate(cfg.pairs)}
@@ -96,7 +96,7 @@ def check_methods(cfg: ExperimentConfig) -> None:
 
 
 def study_key(merge_key: str, method: int, pair: int, alphas: list[float], alpha: float | None) -> str:
-    """The study key behind a key of the merge config that the plan built from it (robustness/experiment/plan.py)."""
+    """The study key behind a key of the merge config that the plan built from it (experiment/planning/plan.py)."""
     section, _, rest = merge_key.partition(".")
     if section in ("parameters", "method"):
         return f"methods[{method}].{merge_key}"

@@ -21,10 +21,12 @@ from pathlib import Path
 from rich.console import Console
 
 from robustness.data.glue import GlueSplit, load_glue
-from robustness.experiment import units as run
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import SelectionInputs, TransferInputs
-from robustness.experiment.plan import (
+from robustness.experiment.execution.progress import UnitProgress, unit_progress
+from robustness.experiment.execution.resume import count_reuse
+from robustness.experiment.execution.worker import Checkpoints, Worker, delete_merge, merge_folder, started_at
+from robustness.experiment.kinds import run
+from robustness.experiment.kinds.inputs import SelectionInputs, TransferInputs
+from robustness.experiment.planning.plan import (
     ModelSpec,
     Unit,
     candidate_models,
@@ -34,9 +36,7 @@ from robustness.experiment.plan import (
     plain_models,
     row_parts,
 )
-from robustness.experiment.progress import UnitProgress, unit_progress
-from robustness.experiment.resume import count_reuse
-from robustness.experiment.worker import Checkpoints, Worker, delete_merge, merge_folder, started_at
+from robustness.experiment.spec.config import ExperimentConfig
 from robustness.store import Store
 from robustness.store.records import AttackRecord, CleanRecord, Record, SelectionRecord
 
@@ -219,7 +219,7 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
         runner.remove_stale_merges()
         with unit_progress(total, console) as progress:
             if cfg.executor == "ray":
-                from robustness.experiment.ray_executor import run_on_ray
+                from robustness.experiment.executors.ray_driver import run_on_ray
 
                 run_on_ray(runner, first, progress)
             else:

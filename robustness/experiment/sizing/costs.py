@@ -27,8 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from robustness.errors import UserError
-from robustness.experiment.config import ExperimentConfig
-from robustness.experiment.inputs import (
+from robustness.experiment.kinds.inputs import (
     AttackInputs,
     AttackSettings,
     CleanInputs,
@@ -39,6 +38,7 @@ from robustness.experiment.inputs import (
     UnitInputs,
     parse_attack_inputs,
 )
+from robustness.experiment.spec.config import ExperimentConfig
 
 KINDS = ("merge", "clean", "selection", "attack", "livebench")
 MODEL_KINDS = ("clean", "attack", "livebench")  # the kinds that run the model: a faster device speeds them up
