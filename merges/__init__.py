@@ -2,11 +2,24 @@
 
 The lower layer of the suite: it knows tensors and checkpoints, nothing about evaluation. Entry points:
 `load_merge_config(path)` validates a YAML config, `merge(config, out_dir)` writes a merged Hugging Face folder
-with a merge.json record and returns a `MergeResult`; `merges.sampling` lays out the paper's lambda sweep.
+with a merge.json record and returns a `MergeResult`; `merges.sampling` lays out the paper's lambda sweep. The
+methods live in one registry (`merges.registry`; the built-in ones in `merges.builtin`, registered when this
+package is imported): `register_method` adds one, and every config check, merge and listing sees it.
 """
 
 from merges.config import MergeConfig, load_merge_config, validate_config
 from merges.engine import MergeResult, merge
 from merges.errors import MergeError
+from merges.registry import register_method, registered_method, unregister_method
 
-__all__ = ["MergeConfig", "MergeError", "MergeResult", "load_merge_config", "merge", "validate_config"]
+__all__ = [
+    "MergeConfig",
+    "MergeError",
+    "MergeResult",
+    "load_merge_config",
+    "merge",
+    "register_method",
+    "registered_method",
+    "unregister_method",
+    "validate_config",
+]

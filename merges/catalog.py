@@ -1,63 +1,78 @@
-"""The merge methods the library knows: one entry each, read by the merge config, the study config and the reports.
+"""The merge methods the library knows, as the merge config, the study config and the reports read them: a live
+view of the method registry (`merges.registry`; the built-in methods are defined in `merges.builtin`).
 
-An entry says what a method is called, which `parameters` keys it reads and which it needs, and whether it is a
-combining method or a sparsification step applied to the task vectors before one (DARE, as generalized task
-arithmetic treats it: drop and rescale, then Task Arithmetic or TIES). The arithmetic lives in `merges.methods`
-(one `Method` per combining method) and `merges.methods.apply_dare`; the parameters' types and ranges in
-`merges.config.Parameters`. Adding a method is one entry here plus its `Method` (README, "Adding a dataset, a
+`METHODS` maps each name to its entry (a `MethodEntry`: name, display label, the `parameters` keys it `reads`
+and `needs`, whether it `sparsifies`, the `hint` for a missing parameter); `COMBINING` and `SPARSIFYING` list the
+combining methods and the sparsification steps (DARE, applied to the task vectors before one of them). All three
+read the registry each time they are used, so a method registered later (`merges.registry.register_method`) is
+listed, and one unregistered is gone. Adding a method is one registration (README, "Adding a dataset, a merge
 method or an attack").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, overload
+
+from merges import registry
+from merges.registry import MergeMethod, combining_method, known_method
+
+__all__ = ["COMBINING", "METHODS", "SPARSIFYING", "MethodEntry", "combining_method", "known_method"]
+
+MethodEntry = MergeMethod
 
 
-@dataclass(frozen=True)
-class MethodEntry:
-    name: str  # as configs and records spell it
-    display: str  # as reports spell it
-    reads: frozenset[str] = field(default_factory=frozenset)  # `parameters` keys it uses
-    needs: frozenset[str] = field(default_factory=frozenset)  # of those, the ones without a default
-    sparsifies: bool = False  # a step before a combining method (named by `dare_method`), not a method alone
-    hint: str = ""  # what to write for a missing required parameter
+class _MethodTable(Mapping[str, MergeMethod]):
+    """Name -> entry for every registered method, in registration order."""
+
+    def __getitem__(self, name: str) -> MergeMethod:
+        return registry.lookup(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.method_names())
+
+    def __len__(self) -> int:
+        return len(registry.method_names())
+
+    def __repr__(self) -> str:
+        return f"METHODS({', '.join(self)})"
 
 
-METHODS: dict[str, MethodEntry] = {
-    e.name: e
-    for e in (
-        MethodEntry("average", "Average"),
-        MethodEntry("task_arithmetic", "Task Arithmetic", reads=frozenset({"scaling"})),
-        MethodEntry(
-            "ties",
-            "TIES",
-            reads=frozenset({"scaling", "keep", "trim_scope"}),
-            needs=frozenset({"keep"}),
-            hint="the fraction of entries kept, e.g. 0.5, 0.7, 0.9",
-        ),
-        MethodEntry(
-            "dare",
-            "DARE",
-            reads=frozenset({"drop_rate", "dare_method"}),
-            needs=frozenset({"drop_rate"}),
-            sparsifies=True,
-            hint="the probability of dropping an entry; the paper uses 0.2",
-        ),
-    )
-}
-COMBINING: tuple[str, ...] = tuple(name for name, e in METHODS.items() if not e.sparsifies)
-SPARSIFYING: tuple[str, ...] = tuple(name for name, e in METHODS.items() if e.sparsifies)
+class _Names(Sequence[str]):
+    """A tuple of method names that is read from the registry each time; equal to a tuple or list of the same names."""
+
+    def __init__(self, names: Callable[[], tuple[str, ...]]) -> None:
+        self._names = names
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, list, _Names)):
+            return self._names() == tuple(other)
+        return NotImplemented
+
+    __hash__: Any = None
+
+    def __repr__(self) -> str:
+        return repr(self._names())
 
 
-def known_method(name: str) -> str:
-    """`name` if it is a method in the catalog; else ValueError listing the known ones."""
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; use one of {', '.join(METHODS)}")
-    return name
-
-
-def combining_method(name: str) -> str:
-    """`name` if it is a combining method (what DARE's `dare_method` may name)."""
-    if name not in COMBINING:
-        raise ValueError(f"{name!r} is not a combining method; use one of {', '.join(COMBINING)}")
-    return name
+METHODS: Mapping[str, MergeMethod] = _MethodTable()
+COMBINING: Sequence[str] = _Names(registry.combining_names)
+SPARSIFYING: Sequence[str] = _Names(registry.sparsifying_names)

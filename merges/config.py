@@ -3,33 +3,44 @@
 Everything a merge needs is checked here, before any checkpoint is opened: unknown keys, values out of
 range, parameters that the chosen method does not use, and an M3 block that does not fit the number of
 models. Each problem is reported as a `MergeError` that names the key (`parameters.keep`, `m3.lambda`), so a
-typo costs milliseconds instead of a model load.
+typo costs milliseconds instead of a model load. Which methods exist, which `parameters` keys each reads or needs,
+and their types and ranges come from the method registry (`merges.registry`), looked up when a config is checked.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
-from merges.catalog import METHODS, combining_method, known_method
+from merges import builtin, registry
 from merges.errors import MergeError
+from merges.registry import CombiningMethod, CombiningMethodName, MergeMethod, Param, SparsifyingStep, known_method
 
-MethodName = Annotated[str, AfterValidator(known_method)]  # a name in merges.catalog.METHODS
-BaseMethodName = Annotated[str, AfterValidator(combining_method)]  # what DARE's sparsified deltas are merged with
-TrimScope = Literal["tensor", "global"]
+MethodName = Annotated[str, AfterValidator(known_method)]  # a registered method (merges.registry)
+BaseMethodName = CombiningMethodName  # what DARE's sparsified deltas are merged with
+TrimScope = builtin.TrimScope
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 DeviceName = Literal["auto", "cpu", "cuda"]
 
-# Which `parameters` keys each method reads (merges.catalog). A key given for a method that ignores it is an error,
-# because in a search grid it almost always means the config says something other than what its author thinks.
-METHOD_PARAMETERS: dict[str, frozenset[str]] = {name: entry.reads for name, entry in METHODS.items()}
-DEFAULT_SCALING = 1.0
-# The TIES reference code (MergeLM, which the M3 paper follows) ranks magnitudes over the whole model.
-DEFAULT_TRIM_SCOPE: TrimScope = "global"
-DEFAULT_DARE_METHOD = "task_arithmetic"
+# The built-in methods' defaults (merges.builtin), under the names other packages import.
+DEFAULT_SCALING: float = builtin.SCALING.default
+DEFAULT_TRIM_SCOPE: TrimScope = builtin.TRIM_SCOPE.default
+DEFAULT_DARE_METHOD: str = builtin.DARE_METHOD.default
 DEFAULT_MAX_SHARD_SIZE = 5 * 1000**3
 # Weights given as a list must sum to 1 within this tolerance (YAML decimals such as 0.33 would not).
 LAMBDA_SUM_TOLERANCE = 1e-6
@@ -46,17 +57,48 @@ class _Frozen(BaseModel):
 
 
 class Parameters(_Frozen):
-    """Method hyperparameters. `None` means "not given": defaults are applied by `MergeConfig`'s accessors."""
+    """Method hyperparameters: one optional field per parameter of every registered method (merges.registry), in
+    order of first declaration. `None` means "not given": defaults are applied by `MergeConfig.value`.
 
-    scaling: float | None = Field(default=None, gt=0, description="s in b + s * merged task vector")
-    keep: float | None = Field(
-        default=None, gt=0, le=1, description="TIES: fraction of each task vector's entries kept"
-    )
-    trim_scope: TrimScope | None = Field(default=None, description="TIES: rank magnitudes per tensor or over the model")
-    drop_rate: float | None = Field(default=None, ge=0, lt=1, description="DARE: probability p of dropping an entry")
-    dare_method: BaseMethodName | None = Field(
-        default=None, description="DARE: the method applied to sparsified deltas"
-    )
+    This class has no fields itself: `parameters_model()` builds the model for the methods registered now, so a
+    registered method's parameters are validated (type, range) like the built-in ones, and a key no method reads
+    is refused.
+    """
+
+    def get(self, name: str) -> Any:
+        """The value given for `name`, or None."""
+        return getattr(self, name, None)
+
+    def given(self) -> dict[str, Any]:
+        """The keys that were given, with their values."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The model class is built at run time (parameters_model); pickle rebuilds the values with the current one.
+        return (_parameters_from, (self.given(),))
+
+
+def parameters_model() -> type[Parameters]:
+    """The `Parameters` model of the methods registered now (one class per set of parameters, built once)."""
+    return _model_for(registry.parameters())
+
+
+@cache
+def _model_for(params: tuple[Param, ...]) -> type[Parameters]:
+    fields: dict[str, Any] = {
+        p.name: (p.type | None, Field(default=None, description=p.description, **p.bounds())) for p in params
+    }
+    return create_model("Parameters", __base__=Parameters, __module__=__name__, **fields)
+
+
+def _parameters_from(data: Any) -> Parameters:
+    """Validate `parameters` with the current model (an instance made under other registrations is re-read)."""
+    model = parameters_model()
+    if isinstance(data, model):
+        return data
+    if isinstance(data, Parameters):
+        data = data.given()
+    return model.model_validate(data)
 
 
 class M3Config(_Frozen):
@@ -89,7 +131,9 @@ class MergeConfig(_Frozen):
     base_model: str = Field(min_length=1)
     models: list[str] = Field(min_length=2)
     method: MethodName
-    parameters: Parameters = Field(default_factory=Parameters)
+    parameters: Annotated[SerializeAsAny[Parameters], BeforeValidator(_parameters_from)] = Field(
+        default_factory=lambda: parameters_model()()
+    )
     m3: M3Config = Field(default_factory=M3Config)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     dtype: DtypeName = "auto"
@@ -139,42 +183,57 @@ class MergeConfig(_Frozen):
         return len(self.models)
 
     @property
+    def sparsifier(self) -> SparsifyingStep | None:
+        """The sparsification step applied to the task vectors first (DARE), when the method is one."""
+        method = registry.get_method(self.method)
+        return method if isinstance(method, SparsifyingStep) else None
+
+    @property
     def base_method(self) -> str:
         """The method that combines the task vectors (after a sparsification step such as DARE, when there is one)."""
-        if METHODS[self.method].sparsifies:
-            return self.parameters.dare_method or DEFAULT_DARE_METHOD
-        return self.method
+        step = self.sparsifier
+        return self.method if step is None else str(self.value(step.combiner_param))
+
+    @property
+    def combiner(self) -> CombiningMethod:
+        """The registered method named by `base_method`."""
+        return registry.combiner(self.base_method)
+
+    @property
+    def steps(self) -> tuple[MergeMethod, ...]:
+        """The methods the merge runs, in order: the sparsification step when there is one, then the combiner."""
+        step = self.sparsifier
+        return (self.combiner,) if step is None else (step, self.combiner)
+
+    def value(self, name: str) -> Any:
+        """The parameter `name` as the merge uses it: as given, else its default (None for a required one)."""
+        given = self.parameters.get(name)
+        return given if given is not None else registry.parameter(name).default
 
     @property
     def drop_rate(self) -> float:
         """DARE's drop probability; 0 (no sparsification) for a combining method."""
-        return self.parameters.drop_rate if self.method == "dare" and self.parameters.drop_rate is not None else 0.0
+        step = self.sparsifier
+        return self.value("drop_rate") if step is not None and "drop_rate" in step.reads else 0.0
 
     @property
     def scaling(self) -> float:
-        return self.parameters.scaling if self.parameters.scaling is not None else DEFAULT_SCALING
+        return float(self.value("scaling"))
 
     @property
     def keep(self) -> float:
-        assert self.parameters.keep is not None, "validated: TIES always has keep"
-        return self.parameters.keep
+        keep = self.value("keep")
+        assert keep is not None, "validated: a method that trims always has keep"
+        return float(keep)
 
     @property
     def trim_scope(self) -> TrimScope:
-        return self.parameters.trim_scope or DEFAULT_TRIM_SCOPE
+        scope: TrimScope = self.value("trim_scope")
+        return scope
 
     def resolved_parameters(self) -> dict[str, Any]:
-        """The parameters the merge uses, defaults filled in, for merge.json."""
-        out: dict[str, Any] = {}
-        if self.method == "dare":
-            out["drop_rate"] = self.drop_rate
-            out["dare_method"] = self.base_method
-        if self.base_method in ("task_arithmetic", "ties"):
-            out["scaling"] = self.scaling
-        if self.base_method == "ties":
-            out["keep"] = self.keep
-            out["trim_scope"] = self.trim_scope
-        return out
+        """The parameters the merge uses, defaults filled in, for merge.json: each step's, in declaration order."""
+        return {p.name: self.value(p.name) for step in self.steps for p in step.params}
 
     def fixed_lambdas(self) -> tuple[float, ...] | None:
         """The contribution ratios given in the config, one per model, or None when they are to be sampled."""
@@ -192,22 +251,23 @@ class MergeConfig(_Frozen):
 
 def _check_parameters(cfg: MergeConfig) -> None:
     """Every given parameter is read by the method (or, for a sparsification step, by the method it feeds), and
-    every parameter they need is given."""
-    given = {name for name, value in cfg.parameters.model_dump().items() if value is not None}
-    steps = [METHODS[cfg.method]] + ([METHODS[cfg.base_method]] if cfg.method != cfg.base_method else [])
+    every parameter they need is given. A key given for a method that ignores it is an error, because in a search
+    grid it almost always means the config says something other than what its author thinks."""
+    given = set(cfg.parameters.given())
+    steps = cfg.steps
     allowed = set().union(*(entry.reads for entry in steps))
+    step = cfg.sparsifier
     for name in sorted(given - allowed):
-        uses = [m for m, keys in METHOD_PARAMETERS.items() if name in keys]
-        method = cfg.method if cfg.method == cfg.base_method else f"{cfg.method} with dare_method {cfg.base_method!r}"
+        uses = [m.name for m in registry.methods() if name in m.reads]
+        method = cfg.method if step is None else f"{cfg.method} with {step.combiner_param} {cfg.base_method!r}"
         raise _field_error(
             f"parameters.{name}",
             f"does not apply to method {method!r} (it is used by {' and '.join(uses)}); remove it",
         )
     for entry in steps:
         for name in sorted(entry.needs - given):
-            raise _field_error(
-                f"parameters.{name}", f"is required for method {entry.name!r} ({entry.hint or 'see README'})"
-            )
+            hint = entry.param(name).hint
+            raise _field_error(f"parameters.{name}", f"is required for method {entry.name!r} ({hint or 'see README'})")
 
 
 def _check_m3(cfg: MergeConfig) -> None:
@@ -317,7 +377,7 @@ def _key(loc: tuple[Any, ...] | list[Any]) -> str:
 
 def _allowed_keys(loc: tuple[Any, ...] | list[Any]) -> list[str]:
     section = loc[0] if len(loc) > 1 else None
-    sections: dict[str, type[BaseModel]] = {"parameters": Parameters, "m3": M3Config}
+    sections: dict[str, type[BaseModel]] = {"parameters": parameters_model(), "m3": M3Config}
     model = sections.get(str(section), MergeConfig)
     return [field.alias or name for name, field in model.model_fields.items()]
 

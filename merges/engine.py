@@ -4,8 +4,8 @@ Order of work, so that nothing is written unless the merge can finish:
 1. validate the config and open every input's headers (`merges.reader`); check that the output folder is
    writable and neither is, holds nor lies inside an input (`merges.output.check_output`); check architectures,
    tensor names and shapes (`merges.plan`); decide every lambda (`merges.m3`);
-2. read every input tensor once to reject NaN or Inf, naming the tensor (for TIES with global trimming this is
-   the first of its two ranking passes, `merges.magnitude`);
+2. read every input tensor once to reject NaN or Inf, naming the tensor (for a method that trims, TIES, with
+   global trimming this is the first of its two ranking passes, `merges.magnitude`);
 3. merge each tensor in pieces of at most `merges.stream.CHUNK` entries (`merges.stream`), writing each piece as
    it is made into a temporary folder (`merges.writer`, `merges.output`), then add config, tokenizer and
    merge.json (`merges.record`), and rename the folder into place.
@@ -114,7 +114,7 @@ def _merge(
     try:
         stream = TaskVectorStream(cfg, base, models, device, lambdas)
         global_thresholds = None
-        if cfg.base_method == "ties" and cfg.trim_scope == "global":
+        if cfg.combiner.trims and cfg.trim_scope == "global":
             global_thresholds = stream.global_thresholds(plan)  # its first pass also rejects NaN/Inf
         else:
             stream.check_finite(plan)

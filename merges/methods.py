@@ -3,7 +3,8 @@
 Each function takes the base tensor, the fine-tuned tensors (or their task vectors `d_k = t_k - b`) and one
 contribution weight per model, and returns the merged tensor. The weights are where M3 plugs in: the plain
 methods use fixed equal weights, M3 supplies random ones (`merges.m3`), and nothing here knows which. That
-keeps one code path per method, so "M3 at lambda = 0.5 equals the plain method" holds by construction.
+keeps one code path per method, so "M3 at lambda = 0.5 equals the plain method" holds by construction. Which
+function a method name runs, with which weights, is the registry's business (`merges.registry`, `merges.builtin`).
 
 All functions compute in the dtype of their inputs (the engine passes float32) and never modify them.
 """
@@ -11,8 +12,7 @@ All functions compute in the dtype of their inputs (the engine passes float32) a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import torch
@@ -134,73 +134,3 @@ class Contributions(Protocol):
     def models(self) -> Iterable[Tensor]: ...
 
     def deltas(self) -> Iterable[Tensor]: ...
-
-
-@dataclass(frozen=True)
-class Method:
-    """One row of the method table: how it combines, whether it trims, and how M3's lambdas become its weights.
-
-    `combine(inputs, weights, scaling, thresholds)` merges one piece; `thresholds` (one per model) are given
-    only to a method that `trims`. `plain_weights(K)` are the equal weights of the baseline;
-    `m3_weights(lambdas, preserve_scale)` maps M3's ratios to weights. Only Task Arithmetic distinguishes the two
-    M3 conventions: Average needs weights that sum to 1 and TIES renormalises them, so there `preserve_scale`
-    changes nothing.
-    """
-
-    name: str
-    combine: Callable[[Contributions, Sequence[float], float, Sequence[float]], Tensor]
-    trims: bool
-    plain_weights: Callable[[int], tuple[float, ...]]
-    m3_weights: Callable[[Sequence[float], bool], tuple[float, ...]]
-
-
-def _equal(k: int) -> tuple[float, ...]:
-    return (1.0 / k,) * k
-
-
-def _ones(k: int) -> tuple[float, ...]:
-    return (1.0,) * k
-
-
-def _lambdas(lambdas: Sequence[float], preserve_scale: bool) -> tuple[float, ...]:
-    return tuple(float(x) for x in lambdas)
-
-
-def _task_arithmetic_m3(lambdas: Sequence[float], preserve_scale: bool) -> tuple[float, ...]:
-    # Official M3 code: s * (lambda d1 + (1 - lambda) d2), i.e. plain TA at s/2 when lambda = 0.5.
-    # preserve_scale: K * lambda_k, so that lambda = 1/K reproduces plain Task Arithmetic exactly.
-    k = len(lambdas)
-    return tuple(float(k * x) if preserve_scale else float(x) for x in lambdas)
-
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "average",
-            combine=lambda x, w, s, tau: average(x.models(), w),
-            trims=False,
-            plain_weights=_equal,
-            m3_weights=_lambdas,
-        ),
-        Method(
-            "task_arithmetic",
-            combine=lambda x, w, s, tau: task_arithmetic(x.base, x.deltas(), w, s),
-            trims=False,
-            plain_weights=_ones,
-            m3_weights=_task_arithmetic_m3,
-        ),
-        Method(
-            "ties",
-            combine=lambda x, w, s, tau: ties(x.base, x.deltas(), w, s, tau),
-            trims=True,
-            plain_weights=_equal,
-            m3_weights=_lambdas,
-        ),
-    )
-}
-
-TASK_ARITHMETIC_CONVENTIONS = {
-    False: "official: b + s * sum_k lambda_k d_k (K=2: lambda d1 + (1 - lambda) d2; lambda = 0.5 is plain TA at s/2)",
-    True: "preserve_scale: b + s * sum_k K lambda_k d_k (lambda = 1/K reproduces plain Task Arithmetic)",
-}

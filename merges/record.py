@@ -13,14 +13,13 @@ import torch
 from merges.config import MergeConfig
 from merges.errors import MergeError
 from merges.m3 import LambdaPlan
-from merges.methods import TASK_ARITHMETIC_CONVENTIONS
 from merges.plan import MergePlan
 from merges.reader import Checkpoint
+from merges.registry import RecordContext
 from merges.stream import COMPUTE_DTYPE
 
 RECORD = "merge.json"
 RECORD_FORMAT = "m3r-merge/1"
-DARE_SEED_RULE = "sha256('{seed}/{tensor name}/{model index}')[:8] little-endian, top bit cleared"
 
 
 class InputHasher:
@@ -76,7 +75,12 @@ def merge_record(
     device: torch.device,
     global_thresholds: list[float] | None,
 ) -> dict[str, Any]:
-    """merge.json: everything needed to reproduce the merge and to say in a report what was done."""
+    """merge.json: everything needed to reproduce the merge and to say in a report what was done.
+
+    What depends on the method comes from the registry (`merges.registry`): the combining method's M3 convention
+    (`task_arithmetic_convention`, for a method whose M3 weights depend on `m3.preserve_scale`), the sparsification
+    step's mask seed rule (`seeds.dare_masks`), and each step's own sections at the end (TIES: `ties`).
+    """
     from importlib import metadata
 
     def version(dist: str) -> str | None:
@@ -85,11 +89,10 @@ def merge_record(
         except metadata.PackageNotFoundError:
             return None
 
+    combiner, step = cfg.combiner, cfg.sparsifier
     convention = None
-    if cfg.base_method == "task_arithmetic":
-        convention = (
-            TASK_ARITHMETIC_CONVENTIONS[cfg.m3.preserve_scale] if cfg.m3.enabled else "plain: b + s * sum_k d_k"
-        )
+    if combiner.convention is not None:
+        convention = combiner.convention.describe(cfg.m3.enabled, cfg.m3.preserve_scale)
     record: dict[str, Any] = {
         "format": RECORD_FORMAT,
         "method": cfg.method,
@@ -105,7 +108,7 @@ def merge_record(
         "seeds": {
             "run": cfg.seed,
             "m3": lambdas.seed,
-            "dare_masks": DARE_SEED_RULE if cfg.method == "dare" else None,
+            "dare_masks": step.seed_rule if step is not None else None,
         },
         "vocabulary": plan.vocabulary,
         "output_dtype": cfg.dtype,
@@ -114,11 +117,8 @@ def merge_record(
         "config": cfg.to_record(),
         "software": {name: version(name) for name in ("m3-robustness", "torch", "safetensors")},
     }
-    if cfg.base_method == "ties":
-        record["ties"] = {
-            "trim_scope": cfg.trim_scope,
-            "keep": cfg.keep,
-            "rule": "keep |d| >= the k-th largest magnitude, k = floor(keep * entries) of the scope",
-            "global_thresholds": global_thresholds,
-        }
+    context = RecordContext(cfg.resolved_parameters(), global_thresholds)
+    for method in cfg.steps:
+        if method.record is not None:
+            record.update(method.record(context))
     return record

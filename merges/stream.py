@@ -2,17 +2,19 @@
 
 `TaskVectorStream` reads each tensor of the base and the models (memory-mapped, `merges.reader`), cuts it into
 pieces of at most `CHUNK` entries on the compute device, makes the task vectors `d_k = t_k - b` of each piece on
-demand (sparsified by DARE's keep masks when `drop_rate` > 0; a tensor's masks are drawn whole, from a seed per
-tensor and model) and hands each piece to the method (`merges.methods`). It also runs the passes that precede
-the merge: the NaN/Inf check of every input tensor and, for TIES, the ranking passes that settle the trim
-thresholds (`merges.magnitude`). Private memory stays at a few pieces plus the DARE masks of one tensor.
+demand (sparsified first when the method is a sparsification step such as DARE: a tensor's keep masks are drawn
+whole, from a seed per tensor and model) and hands each piece to the combining method (`merges.registry`). It
+also runs the passes that precede the merge: the NaN/Inf check of every input tensor and, for a method that
+trims (TIES), the ranking passes that settle the trim thresholds (`merges.magnitude`). Private memory stays at a
+few pieces plus the DARE masks of one tensor.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -21,9 +23,9 @@ from merges.config import MergeConfig
 from merges.errors import MergeError
 from merges.m3 import LambdaPlan, lambda_group
 from merges.magnitude import StreamingKthMagnitude, keep_count, kth_largest_magnitude
-from merges.methods import METHODS, apply_dare, dare_keep_mask, dare_seed
 from merges.plan import MergePlan, TensorTask
 from merges.reader import Checkpoint
+from merges.registry import CombiningMethod, SparsifyingStep
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +40,14 @@ class _Piece:
     base: Tensor
     model_slices: list[Tensor]
     masks: list[Tensor] | None
-    drop_rate: float
+    sparsify: Callable[[Tensor, Tensor], Tensor]  # (task vector, its mask) -> sparsified; used with masks only
     device: torch.device
 
     def models(self) -> Iterator[Tensor]:
         if self.masks is None:
             for t in self.model_slices:
                 yield t.to(self.device, COMPUTE_DTYPE)
-        else:  # DARE + Average averages the sparsified models b + d'
+        else:  # a sparsification step before Average (DARE + Average) averages the sparsified models b + d'
             for d in self.deltas():
                 yield d.add_(self.base)
 
@@ -57,7 +59,7 @@ class _Piece:
             return
         for k, t in enumerate(self.model_slices):
             d = t.to(self.device, COMPUTE_DTYPE) - self.base
-            yield d if self.masks is None else apply_dare(d, self.masks[k], self.drop_rate)
+            yield d if self.masks is None else self.sparsify(d, self.masks[k])
 
     def keep_deltas(self) -> list[Tensor]:
         """Make the task vectors once and hand out the same ones from now on (to rank and merge them)."""
@@ -76,13 +78,15 @@ class TaskVectorStream:
     device: torch.device
     lambdas: LambdaPlan
     method_weights: dict[str, tuple[float, ...]] = field(init=False)
+    method: CombiningMethod = field(init=False)
+    step: SparsifyingStep | None = field(init=False)
+    params: Mapping[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        method = METHODS[self.cfg.base_method]
+        self.method, self.step, self.params = self.cfg.combiner, self.cfg.sparsifier, self.cfg.resolved_parameters()
+        m3 = self.cfg.m3
         self.method_weights = {
-            group: method.m3_weights(values, self.cfg.m3.preserve_scale)
-            if self.cfg.m3.enabled
-            else method.plain_weights(self.cfg.k)
+            group: self.method.weights(values, m3.enabled, m3.preserve_scale)
             for group, values in self.lambdas.groups.items()
         }
 
@@ -99,10 +103,13 @@ class TaskVectorStream:
         return b.reshape(-1), [t.reshape(-1) for t in ts]
 
     def _masks(self, task: TensorTask) -> list[Tensor] | None:
-        p = self.cfg.drop_rate
-        if p == 0:
+        if self.step is None:
             return None
-        return [dare_keep_mask(task.base_numel, p, dare_seed(self.cfg.seed, task.name, k)) for k in range(self.cfg.k)]
+        return self.step.masks(self.params, self.cfg.seed, task.name, task.base_numel, self.cfg.k)
+
+    def _sparsify(self, delta: Tensor, mask: Tensor) -> Tensor:
+        assert self.step is not None, "masks come only from a sparsification step"
+        return self.step.apply(delta, mask, self.params)
 
     def _pieces(self, task: TensorTask, b: Tensor, ts: list[Tensor], masks: list[Tensor] | None) -> Iterator[_Piece]:
         n = task.base_numel
@@ -112,7 +119,7 @@ class TaskVectorStream:
                 base=b[start:stop].to(self.device, COMPUTE_DTYPE),
                 model_slices=[t[start:stop] for t in ts],
                 masks=None if masks is None else [m[start:stop] for m in masks],
-                drop_rate=self.cfg.drop_rate,
+                sparsify=self._sparsify,
                 device=self.device,
             )
 
@@ -179,10 +186,10 @@ class TaskVectorStream:
         weights: Sequence[float],
         global_thresholds: list[float] | None,
     ) -> Callable[[_Piece], Tensor]:
-        """The method applied to one piece, with TIES thresholds settled first (global, or this tensor's)."""
-        method, s = METHODS[self.cfg.base_method], self.cfg.scaling
+        """The method applied to one piece, with trim thresholds settled first (global, or this tensor's)."""
+        method, params = self.method, self.params
         if not method.trims:
-            return lambda piece: method.combine(piece, weights, s, ())
+            return lambda piece: method.combine(piece, weights, params, ())
         if global_thresholds is not None:
             thresholds = global_thresholds
         elif task.base_numel <= CHUNK:
@@ -191,12 +198,12 @@ class TaskVectorStream:
 
             def whole(piece: _Piece) -> Tensor:
                 ranks = [kth_largest_magnitude(d, k) for d in piece.keep_deltas()]
-                return method.combine(piece, weights, s, ranks)
+                return method.combine(piece, weights, params, ranks)
 
             return whole
         else:
             thresholds = self._tensor_thresholds(task, inputs, masks)
-        return lambda piece: method.combine(piece, weights, s, thresholds)
+        return lambda piece: method.combine(piece, weights, params, thresholds)
 
 
 def _extra_rows(task: TensorTask, ts: list[Tensor], device: torch.device) -> Tensor:
