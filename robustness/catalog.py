@@ -1,20 +1,25 @@
 """The names the suite knows, in one place: datasets, merge methods and attacks.
 
 Configs, CLI choices, store records and reports all read their names, display labels, metrics and orders from
-here. Adding a dataset, a merge method or an attack is one entry below (methods: in `merges.catalog`, which the
-merge library reads on its own and which is re-exported here) plus its implementation; the README's "Adding a
-dataset, a method or an attack" says where each implementation goes.
+here. Adding a dataset is one entry below, a merge method one entry in `merges.catalog` (which the merge library
+reads on its own and which is re-exported here), an attack one recipe object in the attack registry (registered by
+`robustness.attacks.recipes`, read here through `ATTACKS`); the README's "Adding a dataset, a merge method or an
+attack" says where each implementation goes.
+
+Config validation and the reports import this module: the attack registry it reads holds data, and an attack's
+code (the evaluator, the word generators, torch) is imported only when the attack runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
 from merges.catalog import COMBINING, METHODS, SPARSIFYING, MethodEntry, known_method
+from robustness.attacks.recipes import ATTACK_SETTINGS, ATTACKS, SEARCHES, AttackRecipe, RecordSearch, SearchName
 
 __all__ = [
     "ATTACKS",
@@ -23,6 +28,7 @@ __all__ = [
     "DATASETS",
     "METHODS",
     "REFERENCES",
+    "SEARCHES",
     "SPARSIFYING",
     "AttackEntry",
     "AttackName",
@@ -55,49 +61,16 @@ class DatasetEntry:
     attack_protected: tuple[str, ...] = ()  # words attacks leave alone besides the label words (PromptBench's)
 
 
-@dataclass(frozen=True)
-class AttackEntry:
-    """An adversarial prompt attack (PromptBench's recipes)."""
-
-    name: str
-    display: str
-    # Searches in which the attack seed changes the attack itself, not only which rows a study attacks
-    # (robustness.attacks.recipes.seed_changes_attack).
-    seeded_searches: frozenset[str] = field(default_factory=frozenset)
-    record_search: str | None = None  # the search it always runs, whatever the config's `search` says
-    settings: frozenset[str] = field(default_factory=frozenset)  # the attack config's keys of ATTACK_SETTINGS it reads
-
-
-# The keys of a study's attack entry that tune one attack; setting one the attack does not read is an error.
-ATTACK_SETTINGS = frozenset({"search", "levenshtein", "masked_lm", "similarity_encoder", "candidates"})
-SEARCHES = ("greedy", "paper")  # the config's `search`: the fast default, or PromptBench's own recipe
-SearchName = Literal["greedy", "paper"]
-RecordSearch = Literal["greedy", "paper", "brute-force"]
+# The attacks are recipe objects in the attack registry (robustness.attacks.registry), which PromptBench's recipes
+# join on import (robustness.attacks.recipes); `ATTACKS` is a live view of it, so an attack registered later is
+# listed and validated like those. An entry's fields: name, display, the settings it reads, its seeded searches.
+AttackEntry = AttackRecipe
 
 DATASETS: dict[str, DatasetEntry] = {
     e.name: e
     for e in (
         DatasetEntry("sst2", "SST-2", "accuracy", ("negative", "positive"), attack_protected=("0", "1")),
         DatasetEntry("cola", "CoLA", "mcc", ("unacceptable", "acceptable")),
-    )
-}
-
-ATTACKS: dict[str, AttackEntry] = {
-    e.name: e
-    for e in (
-        AttackEntry(
-            "deepwordbug",
-            "DeepWordBug",
-            seeded_searches=frozenset(SEARCHES),
-            settings=frozenset({"search", "levenshtein"}),
-        ),
-        AttackEntry(
-            "bertattack",
-            "BERTAttack",
-            seeded_searches=frozenset({"paper"}),
-            settings=frozenset({"search", "masked_lm", "similarity_encoder", "candidates"}),
-        ),
-        AttackEntry("stresstest", "StressTest", record_search="brute-force"),
     )
 }
 
@@ -116,10 +89,29 @@ def known(table: Mapping[str, object], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+class _Joined(Mapping[str, object]):
+    """Several tables read as one, in order, at each use (a method registered later is in it)."""
+
+    def __init__(self, *parts: Mapping[str, object]) -> None:
+        self.parts = parts
+
+    def __getitem__(self, key: str) -> object:
+        for part in self.parts:
+            if key in part:
+                return part[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(k for part in self.parts for k in part))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(k for part in self.parts for k in part))
+
+
 DatasetName = Annotated[str, known(DATASETS, "dataset")]
 AttackName = Annotated[str, known(ATTACKS, "attack")]
 MethodName = Annotated[str, AfterValidator(known_method)]
-ModelKind = Annotated[str, known({**METHODS, **REFERENCES}, "method")]  # a record's method: a merge or a reference
+ModelKind = Annotated[str, known(_Joined(METHODS, REFERENCES), "method")]  # a record's method: a merge or a reference
 
 
 def _order(names: list[str]) -> dict[str, int]:

@@ -1,85 +1,163 @@
-"""The three recipes as data: which transformation, constraints and search each attack uses."""
+"""PromptBench's three recipes as objects, each from a goal, a transformation, constraints and a search, registered
+on import; and `run_attack`, the entry point by name.
+
+DeepWordBug: character edits under a Levenshtein bound. BERTAttack: a language model's replacement words under a
+sentence-similarity bound. StressTest: tautology suffixes, every one tried. The first two take the config's
+`search` (`GREEDY` or `PAPER`, shared by both); StressTest always runs `BRUTE_FORCE` (README, "Attacks").
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from robustness.attacks.constraints import MaxLevenshtein, MinSimilarity
-from robustness.attacks.search import Filter, Step, brute_force, greedy_word_swap, random_positions
-from robustness.attacks.text import PromptText
-from robustness.attacks.transformations import CharEdits, LMWordSwap, StressSuffixes, WordGenerator
-from robustness.catalog import ATTACKS, SEARCHES
-from robustness.evaluate import Outcome, PromptEvaluator
-from robustness.metrics import pdr
+from robustness.attacks.recipe import (
+    ATTACK_SETTINGS,
+    BRUTE_FORCE,
+    GREEDY,
+    PAPER,
+    PAPER_POSITIONS,
+    SEARCHES,
+    SEEDED_SEARCHES,
+    AttackRecipe,
+    AttackResult,
+    BruteForceSearch,
+    Constraint,
+    MetricDrop,
+    RecordSearch,
+    RunSettings,
+    Search,
+    SearchName,
+    StressPlacement,
+    WordSwapSearch,
+)
+from robustness.attacks.registry import (
+    ATTACKS,
+    get_attack,
+    register_attack,
+    registered_attack,
+    seed_changes_attack,
+    unregister_attack,
+)
 
-PAPER_POSITIONS = 3
+if TYPE_CHECKING:
+    from robustness.attacks.constraints import MinSimilarity
+    from robustness.attacks.transformations import WordGenerator
+    from robustness.evaluate import PromptEvaluator
+
+__all__ = [
+    "ATTACKS",
+    "ATTACK_SETTINGS",
+    "BERTATTACK",
+    "BRUTE_FORCE",
+    "DEEPWORDBUG",
+    "GREEDY",
+    "PAPER",
+    "PAPER_POSITIONS",
+    "SEARCHES",
+    "STRESSTEST",
+    "AttackRecipe",
+    "AttackResult",
+    "BertAttack",
+    "BruteForceSearch",
+    "Constraint",
+    "DeepWordBug",
+    "MetricDrop",
+    "RecordSearch",
+    "RunSettings",
+    "Search",
+    "SearchName",
+    "StressPlacement",
+    "StressTest",
+    "WordSwapSearch",
+    "get_attack",
+    "register_attack",
+    "registered_attack",
+    "run_attack",
+    "seed_changes_attack",
+    "unregister_attack",
+]
+
+DEEPWORDBUG_EDITS = 4  # DeepWordBug's candidate edits per word: swap, substitute, delete, insert
 
 
-def seed_changes_attack(attack: str, search: str) -> bool:
-    """Whether the attack seed changes the attack itself, not only which rows an experiment attacks.
+class DeepWordBug(AttackRecipe):
+    """Character edits seeded per word (`CharEdits`) within `levenshtein` edits of the original prompt."""
 
-    DeepWordBug draws its character edits with the seed (either search); the paper search draws its word positions
-    with it. Greedy BERTAttack (ranked words, a deterministic word generator) and StressTest (every suffix tried)
-    ignore it: run with several seeds they give row resamples (`experiment.plan.attack_rows`), not attack seeds.
-    """
-    return search in ATTACKS[attack].seeded_searches
+    def transformation(self, run: RunSettings) -> Any:
+        from robustness.attacks.transformations import CharEdits
+
+        return CharEdits(run.seed)
+
+    def constraints(self, run: RunSettings) -> list[Constraint]:
+        from robustness.attacks.constraints import MaxLevenshtein
+
+        return [MaxLevenshtein(run.levenshtein)]
+
+    def max_candidates(self, run: RunSettings) -> int:
+        return DEEPWORDBUG_EDITS
 
 
-@dataclass
-class AttackResult:
-    attack: str
-    search: str
-    seed: int
-    dataset: str
-    metric_name: str
-    original_prompt: str
-    attacked_prompt: str
-    clean: Outcome
-    attacked: Outcome
-    queries: int
-    evaluations: int
-    seconds: float
-    steps: list[Step] = field(default_factory=list)
-    constraints: list[str] = field(default_factory=list)
-    generator: str | None = None
-    similarity_encoder: str | None = None
+class BertAttack(AttackRecipe):
+    """A language model's `candidates` replacement words per word (`LMWordSwap`), kept when the sentence encoder
+    finds the prompt similar enough (`MinSimilarity`); both come in the run settings."""
 
-    @property
-    def pdr(self) -> float | None:
-        return pdr(self.clean.metric, self.attacked.metric)
+    def _parts(self, run: RunSettings) -> tuple[WordGenerator, MinSimilarity]:
+        if run.generator is None or run.similarity is None:
+            raise ValueError(f"{self.name} needs a word generator and a sentence-similarity constraint")
+        return run.generator, run.similarity
 
-    def as_json(self, evaluator: PromptEvaluator) -> dict[str, Any]:
-        return {
-            "attack": self.attack,
-            "search": self.search,
-            "seed": self.seed,
-            "dataset": self.dataset,
-            "metric_name": self.metric_name,
-            "prompt": self.original_prompt,
-            "attacked_prompt": self.attacked_prompt,
-            "clean_metric": self.clean.metric,
-            "attacked_metric": self.attacked.metric,
-            "metric": self.attacked.metric,
-            "accuracy": self.attacked.accuracy,
-            "clean_accuracy": self.clean.accuracy,
-            "pdr": self.pdr,
-            "absolute_drop": self.clean.metric - self.attacked.metric,
-            "queries": self.queries,
-            "evaluations": self.evaluations,
-            "seconds": round(self.seconds, 2),
-            "indices": list(evaluator.indices),
-            "labels": evaluator.labels,
-            "predictions": list(self.attacked.predictions),
-            "clean_predictions": list(self.clean.predictions),
-            "attacked_predictions": list(self.attacked.predictions),
-            "steps": [s.__dict__ for s in self.steps],
-            "constraints": self.constraints,
-            "generator": self.generator,
-            "similarity_encoder": self.similarity_encoder,
-        }
+    def transformation(self, run: RunSettings) -> Any:
+        from robustness.attacks.transformations import LMWordSwap
+
+        return LMWordSwap(self._parts(run)[0], k=run.candidates)
+
+    def constraints(self, run: RunSettings) -> list[Constraint]:
+        return [self._parts(run)[1]]
+
+    def max_candidates(self, run: RunSettings) -> int:
+        return run.candidates
+
+    def word_models(self, run: RunSettings) -> tuple[str | None, str | None]:
+        generator, similarity = self._parts(run)
+        return generator.name, similarity.encoder_name
+
+
+class StressTest(AttackRecipe):
+    """Tautology suffixes (`StressSuffixes`) after the last word or the whole prompt, every one tried."""
+
+    def transformation(self, run: RunSettings) -> Any:
+        from robustness.attacks.transformations import StressSuffixes
+
+        return StressSuffixes(run.stress_placement)
+
+    def max_candidates(self, run: RunSettings) -> int:
+        from robustness.attacks.transformations import STRESS_SUFFIXES
+
+        return len(STRESS_SUFFIXES)
+
+    def describe(self, search: Search, constraints: Sequence[Constraint], run: RunSettings) -> list[str]:
+        return [f"placement={run.stress_placement}"]
+
+
+DEEPWORDBUG = register_attack(
+    DeepWordBug(
+        name="deepwordbug",
+        display="DeepWordBug",
+        settings=frozenset({"search", "levenshtein"}),
+        seeded_searches=frozenset(SEARCHES),  # its edits are drawn with the seed, whichever search
+    )
+)
+BERTATTACK = register_attack(
+    BertAttack(
+        name="bertattack",
+        display="BERTAttack",
+        settings=frozenset({"search", "masked_lm", "similarity_encoder", "candidates"}),
+        seeded_searches=SEEDED_SEARCHES,  # its word generator is deterministic: only the search draws
+        needs_word_models=True,
+    )
+)
+STRESSTEST = register_attack(StressTest(name="stresstest", display="StressTest", fixed_search=BRUTE_FORCE))
 
 
 def run_attack(
@@ -92,58 +170,14 @@ def run_attack(
     similarity: MinSimilarity | None = None,
     levenshtein: int = 30,
     candidates: int = 48,
-    stress_placement: Literal["promptbench", "end"] = "promptbench",
+    stress_placement: StressPlacement = "promptbench",
 ) -> AttackResult:
-    """Attack `prompt` on the evaluator's rows; the goal is the largest drop of the task metric.
+    """Attack `prompt` on the evaluator's rows with the registered attack `attack`; the goal is the largest drop of
+    the task metric. The keywords are `RunSettings`' fields: this is `get_attack(attack).run(evaluator, prompt,
+    RunSettings(...))`, kept for the callers that name the settings one by one.
 
     `candidates` is BERTAttack's number of replacement words per position (PromptBench: 48)."""
-    if attack not in ATTACKS:
-        raise ValueError(f"unknown attack {attack!r}; choose one of: {', '.join(ATTACKS)}")
-    if search not in SEARCHES:
-        raise ValueError(f"unknown search {search!r}; choose one of: {', '.join(SEARCHES)}")
-    start = time.perf_counter()
-    queries0, evals0 = evaluator.queries, evaluator.evaluations
-    dataset = evaluator.data.dataset
-    original = PromptText(prompt)
-    clean = evaluator(prompt)
-
-    def score(candidates: Sequence[PromptText]) -> list[float]:
-        return [clean.metric - evaluator(c.text).metric for c in candidates]
-
-    filters: list[Filter] = []
-    generator_name = encoder_name = None
-    if attack == "stresstest":
-        best, _, steps = brute_force(original, StressSuffixes(stress_placement), score, 0.0)
-        constraints = [f"placement={stress_placement}"]
-    else:
-        if attack == "deepwordbug":
-            transformation: Any = CharEdits(seed)
-            filters.append(MaxLevenshtein(levenshtein))
-        else:
-            if generator is None or similarity is None:
-                raise ValueError("bertattack needs a word generator and a sentence-similarity constraint")
-            transformation = LMWordSwap(generator, k=candidates)
-            filters.append(similarity)
-            generator_name, encoder_name = generator.name, similarity.encoder_name
-        positions = random_positions(original, dataset, PAPER_POSITIONS, seed) if search == "paper" else None
-        best, _, steps = greedy_word_swap(original, dataset, transformation, filters, score, 0.0, positions)
-        constraints = ["no-repeat", "stopwords", "protected-words", *(f.describe() for f in filters)]  # type: ignore[attr-defined]
-    attacked = evaluator(best.text)
-    return AttackResult(
-        attack=attack,
-        search=ATTACKS[attack].record_search or search,
-        seed=seed,
-        dataset=dataset,
-        metric_name=evaluator.metric_name,
-        original_prompt=prompt,
-        attacked_prompt=best.text,
-        clean=clean,
-        attacked=attacked,
-        queries=evaluator.queries - queries0,
-        evaluations=evaluator.evaluations - evals0,
-        seconds=time.perf_counter() - start,
-        steps=steps,
-        constraints=constraints,
-        generator=generator_name,
-        similarity_encoder=encoder_name,
-    )
+    recipe = get_attack(attack)
+    settings = RunSettings(seed=seed, search=search, levenshtein=levenshtein, candidates=candidates,
+                           generator=generator, similarity=similarity, stress_placement=stress_placement)  # fmt: skip
+    return recipe.run(evaluator, prompt, settings)

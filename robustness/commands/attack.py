@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from robustness.attacks.recipes import run_attack
+    from robustness.attacks.recipes import RunSettings, get_attack
     from robustness.catalog import ATTACKS, SEARCHES
 
     if args.attack not in ATTACKS:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     task = prepare_task(args, args.seed)
     loaded, evaluator = load_evaluator(args, task)
     generator = similarity = None
-    if args.attack == "bertattack":
+    if get_attack(args.attack).needs_word_models:
         from robustness.attacks.generators import bertattack_parts
 
         generator, similarity = bertattack_parts(loaded, str(args.model), args.masked_lm, args.similarity_encoder)
@@ -57,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
     ) as progress:  # fmt: skip
         bar = progress.add_task(f"{args.attack} on {task.data.dataset}", total=None)
         evaluator.on_evaluate = lambda count: progress.update(bar, completed=count)
-        result = run_attack(
-            args.attack, evaluator, task.prompt_text, seed=args.seed, search=args.search, generator=generator,
-            similarity=similarity, levenshtein=args.levenshtein, candidates=args.candidates,
-            stress_placement=args.stress_placement,
+        settings = RunSettings(
+            seed=args.seed, search=args.search, generator=generator, similarity=similarity,
+            levenshtein=args.levenshtein, candidates=args.candidates, stress_placement=args.stress_placement,
         )  # fmt: skip
+        result = get_attack(args.attack).run(evaluator, task.prompt_text, settings)
     out = {**common_json(args, task, loaded, evaluator), **result.as_json(evaluator)}
     if args.json:
         print(json.dumps(out))

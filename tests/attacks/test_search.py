@@ -160,3 +160,26 @@ def test_which_attacks_the_seed_changes() -> None:
                            ("bertattack", "paper"), ("stresstest", "greedy")]:  # fmt: skip
         outcomes = {attacked(attack, search, seed) for seed in (1, 2, 3, 4)}
         assert (len(outcomes) > 1) == seed_changes_attack(attack, search), (attack, search)
+
+
+def test_the_recipes_bound_their_evaluations_as_the_cost_model_counts() -> None:
+    from typing import get_args
+
+    from robustness.attacks.constraints import modifiable_indices
+    from robustness.attacks.recipes import SEARCHES, RunSettings, SearchName, get_attack
+
+    assert get_args(SearchName) == SEARCHES
+
+    def bound(attack: str, search: str, words: int, candidates: int = 48) -> int:
+        return get_attack(attack).max_evaluations(words, RunSettings(search=search, candidates=candidates))
+
+    assert bound("stresstest", "greedy", 5) == bound("stresstest", "paper", 5) == 1 + 3
+    assert bound("deepwordbug", "paper", 5) == 1 + 3 * 4
+    assert bound("deepwordbug", "greedy", 5) == 1 + 5 + 5 * 4
+    assert bound("bertattack", "paper", 7, 16) == 1 + 3 * 16
+    assert bound("bertattack", "greedy", 7) == 1 + 7 + 7 * 48
+    assert bound("bertattack", "paper", 2, 16) == 1 + 2 * 16
+    words = len(modifiable_indices(ORIGINAL, "sst2"))
+    for search in ("greedy", "paper"):
+        result = run_attack("deepwordbug", evaluator(damage_of(WEIGHTS)), SST2_PROMPT, seed=3, search=search)
+        assert 0 < result.evaluations <= bound("deepwordbug", search, words)
