@@ -21,8 +21,8 @@ from reports.formatting import keys_cell, num, per_seed, value_interval
 from reports.table3 import DATASET_ORDER, group_label, size_text
 from reports.variants import ATTACK_ORDER, METHOD_ORDER, recorded_setting
 from robustness.attacks.recipes import seed_changes_attack
-from robustness.experiment.kinds.inputs import CURVE
-from robustness.experiment.planning.plan import plain_model_id
+from robustness.experiment.kinds.attack import CURVE
+from robustness.experiment.planning.models import plain_model_id
 from robustness.stats import ArmRun, BootstrapInterval, arm_bootstrap, derived_seed
 
 POINT_COLUMNS = [

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reports.document import Block, Heading, Paragraph
-from robustness.store import KINDS, Store
+from robustness.store import Store, record_types
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,14 @@ def run_completeness(run_dir: str | os.PathLike[str]) -> Completeness:
         config = store.config()
         planned = store.planned_keys()
         done = {kind: len(store.done_keys(kind) & planned if planned is not None else store.done_keys(kind))
-                for kind in KINDS}  # fmt: skip
+                for kind in record_types()}  # fmt: skip
     return Completeness(done, planned_units(config))
 
 
 def planned_units(config: dict[str, Any]) -> dict[str, int] | None:
     """Units per kind that `m3r run` plans for `config` (the stored experiment config), or None."""
-    from robustness.experiment.planning.plan import phase_one, phase_two, plain_models
+    from robustness.experiment.planning.models import plain_models
+    from robustness.experiment.planning.plan import phase_one, phase_two
     from robustness.experiment.spec.config import ExperimentConfig
 
     try:
@@ -70,8 +71,8 @@ def planned_units(config: dict[str, Any]) -> dict[str, int] | None:
     }
     stand_in = {m.model_id: m for m in plain_models(cfg)}
     units = [*phase_one(cfg, rows, {}), *phase_two(cfg, rows, stand_in, {})]
-    counts = Counter(u.kind for u in units)
-    return {kind: counts[kind] for kind in KINDS if counts[kind]}
+    counts = Counter(u.stored_as for u in units)
+    return {kind: counts[kind] for kind in record_types() if counts[kind]}
 
 
 def notice_blocks(status: Completeness) -> list[Block]:

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from robustness.store import KINDS, ConfigEntry, Store
+from robustness.experiment.kinds import attack, clean, livebench, merge, selection
+from robustness.store import ConfigEntry, Store, record_types
+
+# The store kinds the report's sections read, as their kinds name them (experiment/kinds/).
+MERGE, CLEAN, ATTACK = merge.KIND.stored_as, clean.KIND.stored_as, attack.KIND.stored_as
+LIVEBENCH, SELECTION = livebench.KIND.stored_as, selection.KIND.stored_as
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     path = Path(run_dir)
     with Store.open_readonly(path) as store:
         planned = store.planned_keys()
-        frames = {kind: planned_only(store.frame(kind), planned) for kind in KINDS}
-        failed = {kind: len(planned_only(store.frame(kind, status="failed"), planned)) for kind in KINDS}
+        frames = {kind: planned_only(store.frame(kind), planned) for kind in record_types()}
+        failed = {kind: len(planned_only(store.frame(kind, status="failed"), planned)) for kind in record_types()}
         unplanned = len(store.done_keys() - planned) if planned is not None else 0
         meta, history = store.meta(), store.history()
     return RunData(path.resolve().name, meta, frames, {k: v for k, v in failed.items() if v}, unplanned, history)

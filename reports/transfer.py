@@ -21,7 +21,7 @@ from reports.document import Table
 from reports.formatting import keys_cell, num, per_seed, value_interval
 from reports.table3 import DATASET_ORDER, group_label
 from reports.variants import ATTACK_ORDER
-from robustness.experiment.kinds.inputs import TRANSFER
+from robustness.experiment.kinds.attack import TRANSFER
 from robustness.stats import BootstrapInterval, arm_bootstrap, arm_values, derived_seed
 
 REFERENCE_METHODS = ("expert", "base")

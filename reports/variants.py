@@ -9,22 +9,41 @@ variants) has two choices, each reported against its own plain merge.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from robustness import catalog
-from robustness.experiment.planning.plan import plain_model_id
+from robustness.experiment.planning.models import plain_model_id
 
-# Orders and labels of the report's rows and columns, from the catalog.
-METHOD_ORDER = catalog.method_order()
-METHOD_LABEL = {name: catalog.method_label(name) for name in METHOD_ORDER}
+V = TypeVar("V")
+
+
+class _Live(Mapping[str, V]):
+    """A table read from the catalog at each use, so a method or attack registered later is in it."""
+
+    def __init__(self, build: Callable[[], dict[str, V]]) -> None:
+        self._build = build
+
+    def __getitem__(self, key: str) -> V:
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+
+# Orders and labels of the report's rows and columns, from the catalog (live: registered extensions included).
+METHOD_ORDER: Mapping[str, int] = _Live(catalog.method_order)
+METHOD_LABEL: Mapping[str, str] = _Live(lambda: {name: catalog.method_label(name) for name in catalog.method_order()})
 REFERENCE_METHODS = frozenset(catalog.REFERENCES)
 DATASET_LABEL = {name: entry.display for name, entry in catalog.DATASETS.items()}
-ATTACK_ORDER = catalog.attack_order()
-ATTACK_LABEL = {name: entry.display for name, entry in catalog.ATTACKS.items()}
+ATTACK_ORDER: Mapping[str, int] = _Live(catalog.attack_order)
+ATTACK_LABEL: Mapping[str, str] = _Live(lambda: {name: entry.display for name, entry in catalog.ATTACKS.items()})
 METRIC_LABEL = {"accuracy": "Acc", "mcc": "MCC"}
 
 

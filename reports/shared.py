@@ -1,0 +1,148 @@
+"""The data that several report sections read, each computed once per report (`reports.section.Shared`).
+
+The split of the attack frame into the tables' rows and the attacked lambda curve's, the rows of the models the
+report shows (references, plain merges and the M3 candidates that lambda selection carried forward), the curve's
+points, the effects, the score/generate agreement, the selection/report split overlap, and the warnings about all
+of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from reports import attack_curve, effects, transfer
+from reports import clean as clean_mod
+from reports.load import ATTACK, CLEAN, LIVEBENCH, SELECTION
+from reports.section import Inputs, Shared
+from reports.variants import carried_forward, chosen_models
+from robustness.experiment.spec.config import AXIS_MARK
+
+
+def _split_curve(inputs: Inputs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return attack_curve.split_curve(inputs.frame(ATTACK))
+
+
+SPLIT_CURVE = Shared(name="split_curve", reads=(ATTACK,), compute=_split_curve)
+"""(the tables' attack rows, the attacked lambda curve's attack rows) of the run's attack frame."""
+
+TABLE_ATTACKS = Shared(
+    name="table_attacks",
+    uses=(SPLIT_CURVE,),
+    compute=lambda inputs: transfer.table_attacks(inputs.get(SPLIT_CURVE)[0]),
+)
+"""The attack rows the tables read: not the curve's, not the transfer replays, not the references' own attacks."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The attack, clean and LiveBench rows of the models the report shows: references, plain merges and the M3
+    candidates that lambda selection carried forward; and the attacked lambda curve's attack rows (every candidate
+    and plain merge on the curve rows), which stay out of every other table. `warnings`: what was left out."""
+
+    attacks: pd.DataFrame
+    clean: pd.DataFrame
+    ood: pd.DataFrame
+    curve: pd.DataFrame
+    warnings: list[str]
+
+
+def _carried_rows(inputs: Inputs) -> Rows:
+    """The rows of the references, the plain merges and the chosen M3 candidates (what is dropped, in warnings)."""
+    warnings: list[str] = []
+    # A magnitude-axis point's choice is not carried into phase two: its candidate has selection scores only.
+    chosen = [c for c in chosen_models(inputs.frame(SELECTION)) if AXIS_MARK not in (c.setting or "")]
+    return Rows(
+        attacks=carried_forward(inputs.get(TABLE_ATTACKS), chosen, warnings),
+        clean=carried_forward(inputs.frame(CLEAN), chosen, warnings),
+        ood=carried_forward(inputs.frame(LIVEBENCH), chosen, warnings),
+        curve=inputs.get(SPLIT_CURVE)[1],
+        warnings=warnings,
+    )
+
+
+ROWS = Shared(
+    name="rows",
+    reads=(SELECTION, CLEAN, LIVEBENCH),
+    uses=(SPLIT_CURVE, TABLE_ATTACKS),
+    compute=_carried_rows,
+)
+
+CURVE_POINTS = Shared(
+    name="curve_points",
+    reads=(SELECTION,),
+    uses=(ROWS,),
+    compute=lambda inputs: attack_curve.curve_points(
+        inputs.get(ROWS).curve, inputs.frame(SELECTION), inputs.settings.resamples, inputs.settings.seed
+    ),
+)
+"""The attacked lambda curve: one point per model and cell, with its intervals (none without curve units)."""
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Every M3 comparison with its interval and tests (`reports.effects`), and the warnings its matching gave."""
+
+    frame: pd.DataFrame
+    warnings: list[str]
+
+
+def _effects(inputs: Inputs) -> Effects:
+    warnings: list[str] = []
+    settings = inputs.settings
+    frame = effects.effects_frame(
+        inputs.get(ROWS).attacks, settings.resamples, settings.seed, settings.permutations, warnings
+    )
+    return Effects(frame, warnings)
+
+
+EFFECTS = Shared(name="effects", uses=(ROWS,), compute=_effects)
+
+AGREEMENT = Shared(
+    name="agreement", reads=(CLEAN,), compute=lambda inputs: clean_mod.agreement_frame(inputs.frame(CLEAN))
+)
+"""Score/generate agreement per model, dataset and split (every model, M3 candidates included)."""
+
+OVERLAP = Shared(name="overlap", reads=(CLEAN,), compute=lambda inputs: clean_mod.split_overlap(inputs.frame(CLEAN)))
+"""Per dataset: the samples in both the selection and the report split (should be none)."""
+
+
+def _data_warnings(inputs: Inputs, effect_frame: pd.DataFrame) -> list[str]:
+    """Shared samples between the splits, failed units, undefined PDR comparisons and withheld intervals."""
+    warnings = [
+        f"{dataset}: {count} samples are in both the selection and the report split"
+        for dataset, count in inputs.get(OVERLAP).items()
+        if count
+    ]
+    for kind, count in sorted(inputs.run.failed.items()):
+        warnings.append(f"{count} {kind} unit(s) failed and are missing from the tables")
+    undefined = (
+        effect_frame[(effect_frame.quantity == "pdr") & effect_frame.estimate.isna()]
+        if len(effect_frame)
+        else effect_frame
+    )
+    if len(undefined):
+        warnings.append(f"{len(undefined)} PDR comparison(s) undefined: a clean metric <= 0 on some seed")
+    withheld = int((effect_frame.estimate.notna() & effect_frame.ci_low.isna()).sum()) if len(effect_frame) else 0
+    if withheld:
+        warnings.append(
+            f"{withheld} interval(s) withheld: the quantity is undefined in more than 2.5% of the resamples "
+            "(a clean metric near 0); see the effects tables' notes"
+        )
+    return warnings
+
+
+def _warnings(inputs: Inputs) -> list[str]:
+    """Every warning of the report, in this order: models left out, ambiguous effect matches, low agreement, then
+    the data checks."""
+    found = inputs.get(EFFECTS)
+    return [
+        *inputs.get(ROWS).warnings,
+        *found.warnings,
+        *clean_mod.agreement_warnings(inputs.get(AGREEMENT)),
+        *_data_warnings(inputs, found.frame),
+    ]
+
+
+WARNINGS = Shared(name="warnings", uses=(ROWS, EFFECTS, AGREEMENT, OVERLAP), compute=_warnings)
