@@ -36,3 +36,15 @@ def base_tokenizer(base_model_dir: Path):  # type: ignore[no-untyped-def]
     from robustness.models import load_tokenizer
 
     return load_tokenizer(base_model_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _built_in_registries() -> None:
+    """tests/toys.py registers its toy extensions when imported (as any extension module does), which collecting
+    the tests that use them does: the others run on the built-in registries, and each toy test registers the toys
+    for its own duration."""
+    import sys
+
+    toys = sys.modules.get("tests.toys")
+    if toys is not None:
+        toys.unregister_all()

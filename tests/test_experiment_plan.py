@@ -5,16 +5,13 @@ from pathlib import Path
 import pytest
 
 from robustness.errors import UserError
-from robustness.experiment.kinds.inputs import CURVE, AttackInputs, CleanInputs, SelectionInputs
-from robustness.experiment.planning.plan import (
-    Unit,
-    attack_rows,
-    candidate_models,
-    phase_one,
-    phase_two,
-    plain_models,
-    row_parts,
-)
+from robustness.experiment.kinds.attack import CURVE, AttackInputs
+from robustness.experiment.kinds.base import Unit
+from robustness.experiment.kinds.clean import CleanInputs
+from robustness.experiment.kinds.selection import SelectionInputs
+from robustness.experiment.planning.models import candidate_models, plain_models
+from robustness.experiment.planning.plan import phase_one, phase_two
+from robustness.experiment.planning.rows import attack_rows, row_parts
 from robustness.experiment.spec.config import ExperimentConfig, load_experiment
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -55,7 +52,7 @@ def test_row_parts_are_disjoint_and_seeded() -> None:
 def test_phase_one_counts_and_order() -> None:
     cfg = config()
     units = phase_one(cfg, rows(cfg), IDS)
-    kinds = [u.kind for u in units]
+    kinds = [u.stored_as for u in units]
     n_cand = 2 * 3 * 2  # methods x alphas x draws
     assert kinds.count("merge") == 2 + n_cand
     assert kinds.count("clean") == n_cand * 2 + 3 * 2  # and the base and both experts, for the normalised gain
@@ -65,12 +62,12 @@ def test_phase_one_counts_and_order() -> None:
     position = {u.key: i for i, u in enumerate(units)}
     merged = {}
     for i, u in enumerate(units):
-        if u.kind == "merge":
+        if u.stored_as == "merge":
             merged[u.model.model_id] = i  # type: ignore[union-attr]
-        if u.kind == "clean":
+        if u.stored_as == "clean":
             assert u.model.reference is not None or merged[u.model.model_id] < i  # type: ignore[union-attr]
             assert u.inputs_as(CleanInputs).split == "selection"
-        if u.kind == "selection":
+        if u.stored_as == "selection":
             selection = u.inputs_as(SelectionInputs)
             assert all(position[k] < i for k in selection.candidates + (selection.references or []))
             assert selection.criterion == "normalised_gain"
@@ -84,8 +81,8 @@ def test_mean_metric_selection_keeps_the_earlier_keys_and_plans_no_references() 
     assert not any(u.model is not None and u.model.reference for u in units)
     normalised = phase_one(config(), rows(cfg), IDS)
     same = {u.key for u in units} & {u.key for u in normalised}
-    assert same == {u.key for u in units if u.kind != "selection"}  # only the selections differ
-    selection = next(u for u in units if u.kind == "selection")
+    assert same == {u.key for u in units if u.stored_as != "selection"}  # only the selections differ
+    selection = next(u for u in units if u.stored_as == "selection")
     assert set(selection.inputs.payload()) == {"pair", "method", "candidates"}
 
 
@@ -95,7 +92,7 @@ def test_keys_are_deterministic_and_follow_inputs() -> None:
     assert a == [u.key for u in phase_one(config(), rows(cfg), IDS)]
     other = config(eval={"selection_n": 10, "report_n": 20, "prompt": "role_oriented:1"})
     assert set(a) & {u.key for u in phase_one(other, rows(cfg), IDS)} == {u.key for u in phase_one(cfg, rows(cfg), IDS)
-                                                                          if u.kind == "merge"}  # fmt: skip
+                                                                          if u.stored_as == "merge"}  # fmt: skip
     changed_expert = {**IDS, "cola": "cola-999"}
     assert not set(a) & {u.key for u in phase_one(cfg, rows(cfg), changed_expert)}
 
@@ -108,13 +105,13 @@ def test_phase_two_uses_the_chosen_candidates() -> None:
     models = {u.model.model_id for u in units}  # type: ignore[union-attr]
     assert models == {"base", "expert/cola", "expert/sst2", "sst2+cola/task_arithmetic", "sst2+cola/ties",
                       "sst2+cola/task_arithmetic+m3/a2-d0", "sst2+cola/ties+m3/a2-d0"}  # fmt: skip
-    attacks = [u for u in units if u.kind == "attack"]
+    attacks = [u for u in units if u.stored_as == "attack"]
     # deepwordbug: TA plain and M3 x 2 datasets x 3 seeds; stresstest: 4 merged models x sst2 x 1 seed.
     assert len(attacks) == 2 * 2 * 3 + 4 * 1 * 1
     typed = [u.inputs_as(AttackInputs) for u in attacks]
     assert all(a.rows == attack_rows(rows(cfg)[a.dataset][1], 8, a.seed) for a in typed)
-    assert sum(u.kind == "livebench" for u in units) == 2
-    assert sum(u.kind == "clean" and u.inputs_as(CleanInputs).split == "report" for u in units) == 7 * 2
+    assert sum(u.stored_as == "livebench" for u in units) == 2
+    assert sum(u.stored_as == "clean" and u.inputs_as(CleanInputs).split == "report" for u in units) == 7 * 2
     # Units of one model are consecutive, so each model is loaded once.
     order = [u.model.model_id for u in units]  # type: ignore[union-attr]
     assert order == sorted(order, key=order.index)
@@ -203,7 +200,7 @@ def curve_config(dwb_curve: int | None = 5, stress_curve: int | None = 4) -> Exp
 
 
 def curve_of(units: list[Unit]) -> list[Unit]:
-    return [u for u in units if u.kind == "attack" and u.inputs_as(AttackInputs).purpose == CURVE]
+    return [u for u in units if u.stored_as == "attack" and u.inputs_as(AttackInputs).purpose == CURVE]
 
 
 def test_the_curve_adds_its_units_exactly_when_curve_n_is_set() -> None:
@@ -247,7 +244,7 @@ def test_curve_units_use_curve_n_rows_shared_by_every_model_and_are_keyed_apart(
     # The tables' attack units have no purpose in their payload (their keys predate it) and other rows.
     cands = candidate_models(cfg)
     chosen = {p.model_id: next(c for c in cands if c.label == p.label) for p in plain_models(cfg)}
-    tables = [u for u in phase_two(cfg, rows(cfg), chosen, IDS) if u.kind == "attack"]
+    tables = [u for u in phase_two(cfg, rows(cfg), chosen, IDS) if u.stored_as == "attack"]
     assert all("purpose" not in u.inputs.payload() for u in tables)
     assert not {u.key for u in tables} & {u.key for u in curve}
     # The same seed and curve_n give the same rows to the plain merge and every candidate.
@@ -265,7 +262,7 @@ def test_each_merge_s_curve_units_follow_its_merge_and_scores() -> None:
     for u in curve_of(units):
         i = units.index(u)
         model_id = u.model.model_id  # type: ignore[union-attr]
-        merge = next(j for j, v in enumerate(units) if v.kind == "merge" and v.model.model_id == model_id)  # type: ignore[union-attr]
+        merge = next(j for j, v in enumerate(units) if v.stored_as == "merge" and v.model.model_id == model_id)  # type: ignore[union-attr]
         assert merge < i and all(order[k] == model_id for k in range(merge, i))  # the model's units in one run
 
 

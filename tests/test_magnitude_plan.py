@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from robustness.experiment.kinds.inputs import CURVE, AttackInputs
-from robustness.experiment.planning.plan import candidate_models, phase_one, phase_two, plain_models
+from robustness.experiment.kinds.attack import CURVE, AttackInputs
+from robustness.experiment.planning.models import candidate_models, plain_models
+from robustness.experiment.planning.plan import phase_one, phase_two
 from robustness.experiment.spec.config import ExperimentConfig
 from tests.test_experiment_plan import IDS, config, rows
 
@@ -56,15 +57,15 @@ def test_axis_points_are_merged_scored_and_attacked_on_the_curve_in_phase_one_on
     first = phase_one(cfg, rows(cfg), IDS)
     axis = [u for u in first if u.model is not None and u.model.axis_of == "task_arithmetic"]
     per_scale_models = 1 + 3 * 2  # plain + alphas x draws
-    assert sum(u.kind == "merge" for u in axis) == 2 * per_scale_models
-    assert sum(u.kind == "clean" for u in axis) == 2 * 3 * 2 * 2  # candidates' selection scores on 2 datasets
-    curve = [u for u in axis if u.kind == "attack"]
+    assert sum(u.stored_as == "merge" for u in axis) == 2 * per_scale_models
+    assert sum(u.stored_as == "clean" for u in axis) == 2 * 3 * 2 * 2  # candidates' selection scores on 2 datasets
+    curve = [u for u in axis if u.stored_as == "attack"]
     assert len(curve) == 2 * per_scale_models * 2 * 2  # x datasets x seeds
     assert all(isinstance(u.inputs, AttackInputs) and u.inputs.purpose == CURVE for u in curve)
     assert all(len(u.inputs.rows) == 4 for u in curve)  # type: ignore[union-attr]
     # TIES is not covered by the curve attack, and has no axis.
     assert not [u for u in first if u.model is not None and u.model.label.startswith("ties@")]
-    selections = [u.label for u in first if u.kind == "selection"]
+    selections = [u.label for u in first if u.stored_as == "selection"]
     assert selections == ["sst2+cola/task_arithmetic", "sst2+cola/task_arithmetic@0.5", "sst2+cola/task_arithmetic@1.5",
                           "sst2+cola/ties"]  # fmt: skip
     chosen = {m.model_id: m for m in plain_models(cfg)}  # every setting's plain merge stands in for its choice

@@ -12,17 +12,11 @@ import pytest
 
 from robustness import catalog
 from robustness.cli import main
-from robustness.experiment.kinds.inputs import AttackSettings
-from robustness.experiment.planning.plan import (
-    candidate_models,
-    phase_one,
-    phase_two,
-    plain_model_id,
-    plain_models,
-    row_parts,
-)
+from robustness.experiment.kinds.attack import AttackSettings
+from robustness.experiment.planning.models import candidate_models, plain_model_id, plain_models
+from robustness.experiment.planning.plan import phase_one, phase_two
+from robustness.experiment.planning.rows import row_parts
 from robustness.experiment.sizing.costs import (
-    BUILTIN_RATES,
     DEFAULT_GPU_TFLOPS,
     GPU_BYTES_PER_PARAMETER,
     GPU_DISK_BYTES_PER_S,
@@ -31,6 +25,7 @@ from robustness.experiment.sizing.costs import (
     ROW_TOKENS,
     Work,
     attack_evaluations,
+    builtin_rates,
     calibrate,
     model_parameters,
     parameters_from_config,
@@ -61,8 +56,8 @@ def test_unit_counts_are_the_planners(name: str) -> None:
     # Phase two by kind for a selection that chose the last candidate of each (pair, method): any one costs the same.
     last = {plain_model_id(c.pair, c.label): c for c in candidate_models(cfg)}
     counts = plan_units(cfg).counts()
-    assert counts["phase_1"] == {k: Counter(u.kind for u in first)[k] for k in counts["phase_1"]}
-    assert counts["phase_2"] == {k: Counter(u.kind for u in phase_two(cfg, rows, last, ids))[k]
+    assert counts["phase_1"] == {k: Counter(u.stored_as for u in first)[k] for k in counts["phase_1"]}
+    assert counts["phase_2"] == {k: Counter(u.stored_as for u in phase_two(cfg, rows, last, ids))[k]
                                  for k in counts["phase_2"]}  # fmt: skip
     assert sum(counts["all"].values()) == total
     # The units the README's runs report. The default, by hand: phase 1 = 6 reference selection scores + 10 merges
@@ -180,8 +175,8 @@ def test_calibration_gives_the_hand_computed_rates(tmp_path: Path, monkeypatch: 
     parameters x 4 checkpoints (base, two experts, the output), the clean rate 30 s over the tokens of both."""
     cfg = tiny_config()
     planned = plan_units(cfg)
-    merge = next(u for u in planned.first if u.kind == "merge" and u.model is not None and u.model.m3)
-    cleans = [u for u in planned.first if u.kind == "clean" and u.model == merge.model]  # sst2, cola: 10 rows each
+    merge = next(u for u in planned.first if u.stored_as == "merge" and u.model is not None and u.model.m3)
+    cleans = [u for u in planned.first if u.stored_as == "clean" and u.model == merge.model]  # sst2, cola: 10 rows each
     assert [u.label.split("/")[-2] for u in cleans] == ["sst2", "cola"]
     store = Store.create_or_resume(tmp_path / "run", cfg.study_config())
     identity: dict[str, Any] = {"model_id": "m", "method": "task_arithmetic", "m3": False, "pair": "sst2+cola"}
@@ -193,7 +188,7 @@ def test_calibration_gives_the_hand_computed_rates(tmp_path: Path, monkeypatch: 
     ]
     for unit, record, started, finished in timed:
         monkeypatch.setattr(store_sqlite, "now_utc", lambda f=finished: f"2026-01-01T{f}")
-        store.put(unit.key, unit.kind, unit.inputs.payload(), record, started_at=f"2026-01-01T{started}")
+        store.put(unit.key, unit.stored_as, unit.inputs.payload(), record, started_at=f"2026-01-01T{started}")
     store.close()
 
     rates = calibrate(tmp_path / "run")
@@ -203,13 +198,13 @@ def test_calibration_gives_the_hand_computed_rates(tmp_path: Path, monkeypatch: 
     tokens = 10 * sst2.own + sst2.shared + 10 * cola.own + cola.shared
     assert rates.seconds["clean"] == pytest.approx(30 / (p * tokens))
     for kind in ("selection", "attack", "livebench"):  # none timed: the built-in rates, and a note says so
-        assert rates.seconds[kind] == BUILTIN_RATES.seconds[kind]
+        assert rates.seconds[kind] == builtin_rates().seconds[kind]
         assert any(note.startswith(f"{kind}: no timed unit") for note in rates.notes)
 
 
 def test_work_scales_with_parameters_rows_and_agreement() -> None:
     planned = plan_units(tiny_config())
-    report = next(u for u in planned.second if u.kind == "clean" and u.label.endswith("sst2/report"))
+    report = next(u for u in planned.second if u.stored_as == "clean" and u.label.endswith("sst2/report"))
     t = ROW_TOKENS["sst2"]
     # 20 report rows scored, and 20 of them (agreement_n 32, capped at the rows) generated with 10 new tokens.
     expected = 20 * t.own + t.shared + 20 * (t.shared + t.own + 10)
@@ -251,11 +246,11 @@ def test_plan_prints_units_and_the_estimate(capsys: pytest.CaptureFixture[str]) 
 def test_the_gpu_divides_model_units_and_moves_weights_at_disk_speed() -> None:
     planned = plan_units(tiny_config())
     work = Work(13e9)
-    here, fast = unit_cost(BUILTIN_RATES, work, HERE), unit_cost(BUILTIN_RATES, work, gpu(1000.0))
-    clean = next(u for u in planned.first if u.kind == "clean")
-    merge = next(u for u in planned.first if u.kind == "merge")
+    here, fast = unit_cost(builtin_rates(), work, HERE), unit_cost(builtin_rates(), work, gpu(1000.0))
+    clean = next(u for u in planned.first if u.stored_as == "clean")
+    merge = next(u for u in planned.first if u.stored_as == "merge")
     assert fast(clean) == pytest.approx(here(clean) / 1000)
-    assert here(merge) == pytest.approx(BUILTIN_RATES.seconds["merge"] * 13e9 * 4)
+    assert here(merge) == pytest.approx(builtin_rates().seconds["merge"] * 13e9 * 4)
     assert fast(merge) == pytest.approx(13e9 * 4 * GPU_BYTES_PER_PARAMETER / GPU_DISK_BYTES_PER_S)  # 52 s
     assert load_seconds(work, gpu(1000.0)) == pytest.approx(13e9 * GPU_BYTES_PER_PARAMETER / GPU_DISK_BYTES_PER_S)
 
@@ -263,7 +258,7 @@ def test_the_gpu_divides_model_units_and_moves_weights_at_disk_speed() -> None:
 def test_the_speedup_is_the_assumed_gpu_over_the_measured_cpu(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(CONFIGS / "smoke.yaml"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["device_speedup"] == pytest.approx(DEFAULT_GPU_TFLOPS / BUILTIN_RATES.tflops)
+    assert data["device_speedup"] == pytest.approx(DEFAULT_GPU_TFLOPS / builtin_rates().tflops)
     assert main(["plan", str(CONFIGS / "smoke.yaml"), "--json", "--device-speedup", "7"]) == 0
     assert json.loads(capsys.readouterr().out)["device_speedup"] == 7
     with pytest.raises(SystemExit):

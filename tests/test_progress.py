@@ -10,8 +10,8 @@ import pytest
 from robustness.durations import duration
 from robustness.experiment.execution.progress import LineProgress
 from robustness.experiment.execution.resume import Reuse, count_reuse
-from robustness.experiment.kinds.inputs import SelectionInputs
-from robustness.experiment.planning.plan import Unit
+from robustness.experiment.kinds.base import Unit, kind_named
+from robustness.experiment.kinds.selection import SelectionInputs
 from robustness.experts.progress import line_advance
 
 
@@ -25,7 +25,7 @@ class Clock:
 
 def unit(kind: str, label: str) -> Unit:
     inputs = SelectionInputs(pair="sst2+cola", method=label, candidates=[])  # progress reads only kind and label
-    return Unit(f"{kind}/{label}/0123456789abcdef", kind, None, inputs, label)
+    return Unit(f"{kind}/{label}/0123456789abcdef", kind_named(kind), None, inputs, label)
 
 
 @pytest.mark.parametrize(

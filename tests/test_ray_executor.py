@@ -27,16 +27,15 @@ import torch
 from robustness.cli import main
 from robustness.errors import UserError
 from robustness.experiment.execution.worker import Checkpoints
-from robustness.experiment.executors.ray_driver import (
+from robustness.experiment.executors.ray_cluster import (
     LOCAL_OBJECT_STORE,
-    Driver,
-    Slot,
     actor_state,
     init_ray,
     slots,
     visibility_problem,
 )
-from robustness.experiment.planning.plan import Unit
+from robustness.experiment.executors.ray_driver import Driver, Slot
+from robustness.experiment.kinds.base import Unit
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.experiment.spec.validate import check_device
 from robustness.store import Store, config_hash
@@ -156,11 +155,11 @@ def test_a_study_on_ray_stores_and_reports_what_a_local_run_does(
         models = [m for s, _, m in units if s == slot]
         runs += [(slot, m) for i, m in enumerate(models) if i == 0 or models[i - 1] != m]
     stretches = Counter(m for _, m in runs)
-    chosen = {m for _, u, m in units if u.kind == "attack"} - {"sst2+cola/task_arithmetic"}
+    chosen = {m for _, u, m in units if u.stored_as == "attack"} - {"sst2+cola/task_arithmetic"}
     assert len(stretches) == 6 and len(chosen) == 1, runs
     assert all(n == 1 for m, n in stretches.items() if m not in chosen) and stretches[chosen.pop()] <= 2, runs
     for model in stretches:
-        kinds = [u.kind for _, u, m in units if m == model]
+        kinds = [u.stored_as for _, u, m in units if m == model]
         assert "merge" not in kinds[1:], kinds
 
 
@@ -175,7 +174,7 @@ def test_an_actor_killed_mid_unit_loses_only_that_unit(
         """Kill the worker process of the first actor to run a clean unit, while it runs it (its first unit:
         it loads the model, so it runs for seconds)."""
         original(self, slot, unit)
-        if killed or unit.kind != "clean":
+        if killed or unit.stored_as != "clean":
             return
         deadline = time.monotonic() + 60
         while True:

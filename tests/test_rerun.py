@@ -18,9 +18,12 @@ from reports.completeness import run_completeness
 from reports.load import load_run
 from robustness.cli import main
 from robustness.data.glue import load_glue
-from robustness.experiment.execution.runner import Runner
-from robustness.experiment.kinds.inputs import SelectionInputs
-from robustness.experiment.planning.plan import Unit, candidate_models, phase_one, phase_two, plain_model_id, row_parts
+from robustness.experiment.execution.worker import Worker
+from robustness.experiment.kinds.base import Unit
+from robustness.experiment.kinds.selection import SelectionInputs
+from robustness.experiment.planning.models import candidate_models, plain_model_id
+from robustness.experiment.planning.plan import phase_one, phase_two
+from robustness.experiment.planning.rows import row_parts
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.store import MergeRecord, SelectionRecord, Store, config_hash
 from tests.tiny_study import run_killed_at_first_attack, save_family, stored, study, write
@@ -45,7 +48,7 @@ def current_plan(config: dict[str, Any], run_dir: Path) -> set[str]:
     by_id = {m.model_id: m for m in candidate_models(cfg)}
     chosen = {}
     with Store.open_readonly(run_dir) as store:
-        for unit in (u for u in first if u.kind == "selection"):
+        for unit in (u for u in first if u.stored_as == "selection"):
             found = store.get(unit.key)
             assert found is not None and isinstance(found.result, SelectionRecord)
             chosen[plain_model_id(found.result.pair, unit.inputs_as(SelectionInputs).method)] = by_id[
@@ -58,13 +61,13 @@ def current_plan(config: dict[str, Any], run_dir: Path) -> set[str]:
 def executed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The keys of the units the runner really executes (it still executes them)."""
     keys: list[str] = []
-    original: Callable[[Runner, Unit], Any] = Runner.execute
+    original: Callable[..., Any] = Worker.execute
 
-    def spy(self: Runner, unit: Unit) -> Any:
+    def spy(self: Worker, unit: Unit, needed: Any = None) -> Any:
         keys.append(unit.key)
-        return original(self, unit)
+        return original(self, unit, needed)
 
-    monkeypatch.setattr(Runner, "execute", spy)
+    monkeypatch.setattr(Worker, "execute", spy)
     return keys
 
 

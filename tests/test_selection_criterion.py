@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from robustness.experiment.kinds import selection
+from robustness.experiment.kinds.base import Unit
 from robustness.experiment.kinds.criterion import describe, normalised_gain, rank_candidate
-from robustness.experiment.kinds.inputs import SelectionInputs
-from robustness.experiment.kinds.run import run_selection
-from robustness.experiment.planning.plan import ModelSpec, Unit
+from robustness.experiment.kinds.selection import SelectionInputs, choose
+from robustness.experiment.planning.models import ModelSpec
 from tests.test_experiment_plan import config
 
 BASE = {"sst2": 0.50, "cola": -0.04}
@@ -56,15 +57,15 @@ def test_run_selection_records_the_criterion_scores_and_references() -> None:
     refs = {"base": BASE, "expert/sst2": EXPERTS[0], "expert/cola": EXPERTS[1]}
     unit = Unit(
         "k",
-        "selection",
+        selection.KIND,
         None,
         SelectionInputs(pair="sst2+cola", method="ta", candidates=[], criterion="normalised_gain"),
     )
-    record = run_selection(unit, candidates, cfg, refs)  # type: ignore[arg-type]
+    record = choose(unit, candidates, cfg, refs)  # type: ignore[arg-type]
     assert record.chosen_model_id == specs[1].model_id and record.criterion_name == "normalised_gain"
     assert record.criterion.startswith("normalised gain over the base") and record.references == refs
     assert [c.score for c in record.candidates] == pytest.approx([(0.9 + 0.04 / 0.30) / 2, 0.55])
-    plain = run_selection(
-        Unit("k", "selection", None, SelectionInputs(pair="sst2+cola", method="ta", candidates=[])), candidates, cfg
+    plain = choose(
+        Unit("k", selection.KIND, None, SelectionInputs(pair="sst2+cola", method="ta", candidates=[])), candidates, cfg
     )  # type: ignore[arg-type]
     assert plain.chosen_model_id == specs[0].model_id and plain.criterion.startswith("mean clean metric")

@@ -8,8 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from robustness.experiment.kinds.inputs import TRANSFER, AttackInputs, TransferInputs
-from robustness.experiment.planning.plan import ModelSpec, Unit, candidate_models, phase_two, plain_models, row_parts
+from robustness.experiment.kinds.attack import TRANSFER, AttackInputs
+from robustness.experiment.kinds.base import Unit
+from robustness.experiment.kinds.replay import TransferInputs
+from robustness.experiment.planning.models import ModelSpec, candidate_models, plain_models
+from robustness.experiment.planning.plan import phase_two
+from robustness.experiment.planning.rows import row_parts
 from robustness.experiment.spec.config import ExperimentConfig, load_experiment
 from robustness.store import config_hash
 
@@ -62,7 +66,7 @@ def test_counts_by_hand() -> None:
     base = second(config())
     assert len(base) == 26
     both = second(config(transfer={"sources": ["experts", "plain"]}))
-    expert_attacks = [u for u in both if u.kind == "attack" and u.model and u.model.model_id.startswith("expert/")
+    expert_attacks = [u for u in both if u.stored_as == "attack" and u.model and u.model.model_id.startswith("expert/")
                       and not isinstance(u.inputs, TransferInputs)]  # fmt: skip
     # Each expert is attacked by every attack: DeepWordBug 2 datasets x 2 seeds + StressTest 1 = 5, x 2 experts.
     assert len(expert_attacks) == 10
@@ -158,7 +162,7 @@ def test_an_attack_split_over_two_entries_attacks_each_expert_once() -> None:
     )
     units = second(split)
     assert len({u.key for u in units}) == len(units)
-    expert_attacks = [u for u in units if u.kind == "attack" and u.model and u.model.model_id.startswith("expert/")
+    expert_attacks = [u for u in units if u.stored_as == "attack" and u.model and u.model.model_id.startswith("expert/")
                       and not isinstance(u.inputs, TransferInputs)]  # fmt: skip
     assert len(expert_attacks) == 2 * 2  # 2 experts x 2 datasets x 1 seed
     # Replays: each expert attack on the 4 merged models (2 TA from the first entry, 2 TIES from the second).

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from robustness.cli import main
-from robustness.experiment.kinds.inputs import TransferInputs
-from robustness.experiment.planning.plan import Unit
+from robustness.experiment.kinds import replay
+from robustness.experiment.kinds.base import Unit
+from robustness.experiment.kinds.replay import TransferInputs
 from robustness.experiment.spec.config import load_experiment
 from tests.tiny import tiny_tokenizer
 from tests.tiny_study import save_family, study, write
@@ -105,15 +106,15 @@ def test_a_replay_before_its_source_is_refused(local_run: Path, tmp_path: Path) 
     with Store.create_or_resume(tmp_path, cfg.study_config()) as store:
         runner = Runner(cfg, store, Checkpoints({}, {}), {}, {})
         (key, inputs, _) = next(a for a in stored_in_order(local_run) if a[1].get("purpose") == "transfer")
-        unit = Unit(key, "attack", None, TransferInputs.model_validate(inputs))
+        unit = Unit(key, replay.KIND, None, TransferInputs.model_validate(inputs))
         with pytest.raises(RuntimeError, match="not stored yet"):
-            runner.replay_source(unit)
+            runner.needed(unit)
 
 
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[None]:
     ray = pytest.importorskip("ray")
-    from robustness.experiment.executors.ray_driver import LOCAL_OBJECT_STORE, init_ray
+    from robustness.experiment.executors.ray_cluster import LOCAL_OBJECT_STORE, init_ray
 
     init_ray(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE)
     yield

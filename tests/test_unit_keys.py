@@ -1,6 +1,6 @@
 """The shipped study configs keep their unit keys: a stored run is found again after a code change.
 
-Keys hash each unit's inputs (robustness/experiment/kinds/inputs.py). A change that alters them makes every stored
+Keys hash each unit's inputs (robustness/experiment/kinds/). A change that alters them makes every stored
 result of every user's run unreachable, so it must be deliberate: update the digests below and say why in the
 README. Row parts and checkpoint identities are fixed here, so the digests depend on the planning code only.
 """
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from robustness.experiment.planning.plan import candidate_models, phase_one, phase_two, plain_models, row_parts
+from robustness.experiment.planning.models import candidate_models, plain_models
+from robustness.experiment.planning.plan import phase_one, phase_two
+from robustness.experiment.planning.rows import row_parts
 from robustness.experiment.spec.config import load_experiment
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

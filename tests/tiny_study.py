@@ -55,20 +55,20 @@ def stored(run_dir: Path) -> dict[str, tuple[str, str, str]]:
 
 def run_killed_at_first_attack(monkeypatch: Any, config_path: str) -> None:
     """`m3r run config_path` dying as its first attack unit starts (every unit before it is stored), as a killed
-    run would; the runner's own `execute` (or the test's spy on it) is back in place afterwards."""
+    run would; the worker's own `execute` (or the test's spy on it) is back in place afterwards."""
     import pytest
 
     from robustness.cli import main
-    from robustness.experiment.execution.runner import Runner
+    from robustness.experiment.execution.worker import Worker
 
-    spied = Runner.execute
+    spied = Worker.execute
 
-    def dies_at_the_first_attack(self: Runner, unit: Any) -> Any:
-        if unit.kind == "attack":
+    def dies_at_the_first_attack(self: Worker, unit: Any, needed: Any = None) -> Any:
+        if unit.stored_as == "attack":
             raise RuntimeError("killed")
-        return spied(self, unit)
+        return spied(self, unit, needed)
 
-    monkeypatch.setattr(Runner, "execute", dies_at_the_first_attack)
+    monkeypatch.setattr(Worker, "execute", dies_at_the_first_attack)
     with pytest.raises(RuntimeError, match="killed"):
         main(["run", config_path, "--no-report"])
-    monkeypatch.setattr(Runner, "execute", spied)
+    monkeypatch.setattr(Worker, "execute", spied)

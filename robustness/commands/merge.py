@@ -34,7 +34,7 @@ example:
   method: ties
   parameters: {{keep: 0.5, scaling: 1.0, trim_scope: global}}
   m3: {{enabled: true, alpha: 0.5, lambda: null, seed: 0}}
-""".format(methods=" | ".join(catalog.METHODS), combining=" | ".join(catalog.COMBINING))
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Merge fine-tuned models of one base, streaming one tensor at a time. The output folder is "
         "written atomically and holds the weights (sharded safetensors), config, tokenizer and merge.json "
         "(method, parameters, every lambda drawn, seeds, sha256 of the inputs).",
-        epilog=CONFIG_HELP,
+        epilog=CONFIG_HELP.format(methods=" | ".join(catalog.METHODS), combining=" | ".join(catalog.COMBINING)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", help="merge config (YAML); see the keys below")

@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from robustness.errors import UserError
-    from robustness.experiment.sizing.costs import BUILTIN_RATES, calibrate
+    from robustness.experiment.sizing.costs import builtin_rates, calibrate
     from robustness.experiment.sizing.estimate import estimate_study
     from robustness.experiment.spec.config import load_experiment
     from robustness.experiment.spec.validate import validate_shape
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         validate_shape(cfg)
     except UserError as exc:
         raise UserError(f"{args.config}: {exc}") from None
-    rates = calibrate(args.calibrate) if args.calibrate else BUILTIN_RATES
+    rates = calibrate(args.calibrate) if args.calibrate else builtin_rates()
     found = estimate_study(cfg, rates, args.workers, args.device_speedup, args.params)
     if args.json:
         print(json.dumps({"config": args.config, **found.as_json()}, indent=2))

@@ -2,8 +2,6 @@
 
 from robustness.store.keys import canonical_json, config_hash, unit_key
 from robustness.store.records import (
-    KINDS,
-    RECORD_TYPES,
     AttackRecord,
     CleanRecord,
     LiveBenchRecord,
@@ -14,20 +12,12 @@ from robustness.store.records import (
     SelectionCandidate,
     SelectionRecord,
     parse_record,
+    record_types,
 )
-from robustness.store.sqlite import (
-    STORE_FILE,
-    ConfigEntry,
-    DuplicateUnitError,
-    Store,
-    StoreError,
-    Unit,
-    store_path,
-)
+from robustness.store.schema import STORE_FILE, DuplicateUnitError, StoreError
+from robustness.store.sqlite import ConfigEntry, Store, StoredUnit, store_path
 
 __all__ = [
-    "KINDS",
-    "RECORD_TYPES",
     "STORE_FILE",
     "AttackRecord",
     "CleanRecord",
@@ -42,10 +32,11 @@ __all__ = [
     "SelectionRecord",
     "Store",
     "StoreError",
-    "Unit",
+    "StoredUnit",
     "canonical_json",
     "config_hash",
     "parse_record",
+    "record_types",
     "store_path",
     "unit_key",
 ]

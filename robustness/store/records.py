@@ -13,9 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from robustness.catalog import AttackName, DatasetName, MetricName, ModelKind, RecordSearch
 
-Kind = Literal["merge", "clean", "attack", "livebench", "selection"]
-KINDS: tuple[str, ...] = ("merge", "clean", "attack", "livebench", "selection")
-
 Convention = Literal["official", "preserve_scale"]
 
 
@@ -130,13 +127,17 @@ class SelectionRecord(Record):
     candidates: list[SelectionCandidate]
 
 
-RECORD_TYPES: dict[str, type[Record]] = {
-    "merge": MergeRecord,
-    "clean": CleanRecord,
-    "attack": AttackRecord,
-    "livebench": LiveBenchRecord,
-    "selection": SelectionRecord,
-}
+def record_types() -> dict[str, type[Record]]:
+    """The store's kinds and each one's record type, in the order the store lists them: the registered unit kinds'
+    (experiment/kinds/; a replay's records are filed with the attacks')."""
+    from robustness.experiment.kinds.base import stored_kinds
+
+    return stored_kinds()
+
+
+def stored_kind_names() -> tuple[str, ...]:
+    return tuple(record_types())
+
 
 # Record fields copied into indexed columns of the `units` table: what reports and the runner filter on.
 INDEXED_FIELDS: tuple[str, ...] = (
@@ -156,9 +157,10 @@ INDEXED_FIELDS: tuple[str, ...] = (
 
 def parse_record(kind: str, data: Any) -> Record:
     """Validate `data` (a record or a mapping) as the record type of `kind`."""
-    if kind not in RECORD_TYPES:
-        raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(KINDS)}")
-    model = RECORD_TYPES[kind]
+    types = record_types()
+    if kind not in types:
+        raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(types)}")
+    model = types[kind]
     if isinstance(data, model):
         return data
     if isinstance(data, Record):

@@ -33,56 +33,22 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from robustness import __version__
-from robustness.errors import UserError
 from robustness.store.keys import canonical_json, config_hash
-from robustness.store.records import INDEXED_FIELDS, KINDS, RECORD_TYPES, Record, indexed_values, parse_record
+from robustness.store.records import INDEXED_FIELDS, Record, indexed_values, parse_record, record_types
+from robustness.store.schema import (
+    READABLE_SCHEMAS,
+    SCHEMA_VERSION,
+    STORE_FILE,
+    DuplicateUnitError,
+    StoreError,
+    connect,
+    schema,
+    statements,
+    write_failure,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-
-STORE_FILE = "results.sqlite"
-SCHEMA_VERSION = "2"
-READABLE_SCHEMAS = ("1", "2")  # schema 1: no config history and no plan (one config per run folder)
-
-_KIND_LIST = ", ".join(f"'{k}'" for k in KINDS)
-_INDEXED_DDL = ",\n    ".join(f"{name} {'INTEGER' if name in ('m3', 'seed') else 'TEXT'}" for name in INDEXED_FIELDS)
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS units (
-    key TEXT PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ({_KIND_LIST})),
-    status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
-    started_at TEXT,
-    finished_at TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    result TEXT NOT NULL,
-    {_INDEXED_DDL}
-);
-CREATE TABLE IF NOT EXISTS configs (
-    seq INTEGER PRIMARY KEY,
-    config_hash TEXT NOT NULL,
-    config TEXT NOT NULL,
-    first_run_at TEXT NOT NULL,
-    last_run_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS plan (
-    key TEXT PRIMARY KEY
-);
-CREATE INDEX IF NOT EXISTS units_kind_status ON units (kind, status);
-CREATE INDEX IF NOT EXISTS units_model ON units (model_id);
-CREATE INDEX IF NOT EXISTS units_cell ON units (pair, method, m3, dataset, attack, seed);
-"""
-
-
-class StoreError(UserError):
-    """The store cannot be opened or written; the message names the file and what to do."""
-
-
-class DuplicateUnitError(StoreError):
-    """A unit that is already stored as done was written again (the runner should have skipped it)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +63,7 @@ class ConfigEntry:
 
 
 @dataclass(frozen=True)
-class Unit:
+class StoredUnit:
     """One row of `units`, with the result parsed into its record type (a dict with 'error' for a failure)."""
 
     key: str
@@ -145,7 +111,7 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create run directory {run}: {exc.strerror or exc}") from exc
         path = store_path(run)
-        conn = _connect(path, readonly=False)
+        conn = connect(path, readonly=False)
         store = cls(path, conn, readonly=False)
         try:
             store._init_schema(config)
@@ -165,7 +131,7 @@ class Store:
         path = store_path(run)
         if not path.is_file():
             raise StoreError(f"{run} is not a run directory: it holds no {STORE_FILE} (run the experiment first)")
-        conn = _connect(path, readonly=True)
+        conn = connect(path, readonly=True)
         store = cls(path, conn, readonly=True)
         try:
             store._check_existing()
@@ -256,8 +222,8 @@ class Store:
         started_at: str | None = None,
     ) -> None:
         """Record that a unit failed (it is not in `done_keys()`, so a rerun tries it again)."""
-        if kind not in RECORD_TYPES:
-            raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(KINDS)}")
+        if kind not in record_types():
+            raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(record_types())}")
         self._write(key, kind, "failed", inputs, {"error": error}, {}, started_at)
 
     def _write(
@@ -292,7 +258,7 @@ class Store:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(_write_failure(self.path, what, exc)) from exc
+            raise StoreError(write_failure(self.path, what, exc)) from exc
         try:
             yield
             self._conn.execute("COMMIT")
@@ -301,7 +267,7 @@ class Store:
                 with suppress(sqlite3.Error):  # SQLite may have rolled back already (e.g. on SQLITE_FULL)
                     self._conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(_write_failure(self.path, what, exc)) from exc
+                raise StoreError(write_failure(self.path, what, exc)) from exc
             raise
 
     # ---- reading -------------------------------------------------------------------------------------------
@@ -312,7 +278,7 @@ class Store:
             return {k for (k,) in self._query("SELECT key FROM units WHERE status = 'done'")}
         return {k for (k,) in self._query("SELECT key FROM units WHERE status = 'done' AND kind = ?", (kind,))}
 
-    def get(self, key: str) -> Unit | None:
+    def get(self, key: str) -> StoredUnit | None:
         rows = self._query(
             "SELECT key, kind, status, started_at, finished_at, inputs, result FROM units WHERE key = ?", (key,)
         )
@@ -321,7 +287,7 @@ class Store:
         k, kind, status, started, finished, inputs, result = rows[0]
         data = json.loads(result)
         parsed: Record | dict[str, Any] = parse_record(kind, data) if status == "done" else data
-        return Unit(k, kind, status, started, finished, json.loads(inputs), parsed)
+        return StoredUnit(k, kind, status, started, finished, json.loads(inputs), parsed)
 
     def timings(self) -> list[tuple[str, dict[str, Any], str | None, str]]:
         """(kind, inputs, started_at, finished_at) of every finished unit, in the order they finished: what a cost
@@ -339,15 +305,15 @@ class Store:
         """One row per unit of `kind`, sorted by key: key, status, timestamps, inputs, then the record's fields."""
         import pandas as pd
 
-        if kind not in RECORD_TYPES:
-            raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(KINDS)}")
+        if kind not in record_types():
+            raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(record_types())}")
         rows = self._query(
             "SELECT key, status, started_at, finished_at, inputs, result FROM units "
             "WHERE kind = ? AND status = ? ORDER BY key",
             (kind, status),
         )
         head = ["key", "status", "started_at", "finished_at", "inputs"]
-        fields = list(RECORD_TYPES[kind].model_fields) if status == "done" else ["error"]
+        fields = list(record_types()[kind].model_fields) if status == "done" else ["error"]
         data = [
             {**dict(zip(head, (k, s, st, fi, json.loads(i)), strict=True)), **json.loads(r)}
             for k, s, st, fi, i, r in rows
@@ -373,7 +339,7 @@ class Store:
         new_hash, new_json, now = config_hash(config), canonical_json(config), now_utc()
         with self._transaction("the store's tables"):
             # One statement at a time: executescript() would commit on its own, outside this transaction.
-            for statement in _statements(SCHEMA):
+            for statement in statements(schema()):
                 self._conn.execute(statement)
             meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
             if not meta:
@@ -443,41 +409,3 @@ def _check_same_study(run: Path, stored: Mapping[str, Any], new: Mapping[str, An
             f"run directory {run} holds study {old_name!r}, not {new_name!r}; set name: {old_name} in the config "
             "to continue that study, or use another output_dir for a new one"
         )
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
-def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-    """Autocommit connection (transactions are explicit), WAL journal, commits synced before returning."""
-    try:
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {path}: {exc}") from exc
-    try:
-        conn.execute("PRAGMA busy_timeout = 30000")
-        if readonly:
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fails here if it is not a database
-        else:
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            conn.execute("PRAGMA synchronous = FULL")
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-            raise StoreError(
-                f"{path} is not a readable result store ({exc}); move it away or use another run directory"
-            ) from exc
-        raise StoreError(f"cannot open {path}{'' if readonly else ' for writing'}: {exc}") from exc
-    return conn
-
-
-def _write_failure(path: Path, what: str, exc: sqlite3.Error) -> str:
-    """One line for a failed write; a full disk is named as such, since SQLite's wording is easy to misread."""
-    name = getattr(exc, "sqlite_errorname", "")
-    cause = "the disk is full" if name == "SQLITE_FULL" or "full" in str(exc) else str(exc)
-    return (
-        f"could not write {what} to {path}: {cause} (SQLite: {exc}); nothing of it was stored and earlier units "
-        "are intact; fix the cause and rerun to continue where it stopped"
-    )

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from robustness.durations import duration
-from robustness.experiment.planning.plan import Unit
+from robustness.experiment.kinds.base import Unit
 
 HEARTBEAT_S = 60.0  # off a terminal: at most one line this often while one unit runs
 
@@ -35,8 +35,24 @@ class UnitProgress(Protocol):
     def finish(self, unit: Unit, seconds: float) -> None: ...
 
 
+class _Quiet:
+    """Progress that shows nothing (a runner before its executor starts)."""
+
+    def skip(self, unit: Unit) -> None:
+        pass
+
+    def start(self, unit: Unit) -> None:
+        pass
+
+    def finish(self, unit: Unit, seconds: float) -> None:
+        pass
+
+
+QUIET: UnitProgress = _Quiet()
+
+
 def describe(unit: Unit) -> str:
-    return f"{unit.kind} {unit.label}" if unit.label else unit.kind
+    return f"{unit.stored_as} {unit.label}" if unit.label else unit.stored_as
 
 
 def finished_line(done: int, total: int, unit: str, seconds: float, elapsed: float, eta: float) -> str:

@@ -1,7 +1,7 @@
-"""Run an experiment: resolve checkpoints, execute units in dependency order, write each to the store.
+"""Run an experiment: resolve checkpoints, plan the units, hand them to an executor, write each result to the store.
 
-Units run here one after another (`executor: local`) or in Ray actors (`executor: ray`, ray_executor.py); the
-model units' code is the same `Worker` either way.
+The runner implements the executors' `Study` (experiment/executors/host.py): units run here one after another
+(`executor: local`) or in Ray actors (`executor: ray`); either way a unit runs by its kind on a `Worker`.
 
 Only this driver writes the store, one transaction per finished unit, so a killed run loses at most the units in
 flight and a rerun skips everything that finished. A rerun with a changed config reuses every stored unit whose
@@ -14,31 +14,24 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
 from robustness.data.glue import GlueSplit, load_glue
-from robustness.experiment.execution.progress import UnitProgress, unit_progress
+from robustness.experiment.execution.progress import QUIET, UnitProgress, unit_progress
 from robustness.experiment.execution.resume import count_reuse
-from robustness.experiment.execution.worker import Checkpoints, Worker, delete_merge, merge_folder, started_at
-from robustness.experiment.kinds import run
-from robustness.experiment.kinds.inputs import SelectionInputs, TransferInputs
-from robustness.experiment.planning.plan import (
-    ModelSpec,
-    Unit,
-    candidate_models,
-    phase_one,
-    phase_two,
-    plain_model_id,
-    plain_models,
-    row_parts,
-)
+from robustness.experiment.execution.worker import Checkpoints, merge_folder
+from robustness.experiment.executors.host import Finished, Host
+from robustness.experiment.kinds.base import Unit
+from robustness.experiment.planning.models import ModelSpec, candidate_models, plain_model_id, plain_models
+from robustness.experiment.planning.plan import chosen_candidates, phase_one, phase_two, plan_study
+from robustness.experiment.planning.rows import row_parts
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.store import Store
-from robustness.store.records import AttackRecord, CleanRecord, Record, SelectionRecord
+from robustness.store.records import Record
 
 __all__ = ["Checkpoints", "Runner", "resolve_checkpoints", "run_experiment"]
 
@@ -62,107 +55,82 @@ def resolve_checkpoints(cfg: ExperimentConfig) -> Checkpoints:
     return Checkpoints(paths, refs)
 
 
+class StoredRecords(Mapping[str, Record]):
+    """The store's finished records by key, read on demand (what planning needs of the store)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.done = store, store.done_keys()
+
+    def __getitem__(self, key: str) -> Record:
+        found = self.store.get(key) if key in self.done else None
+        if found is None or found.status != "done" or not isinstance(found.result, Record):
+            raise KeyError(key)
+        return found.result
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.done)
+
+    def __len__(self) -> int:
+        return len(self.done)
+
+
 @dataclass
 class Runner:
+    """A run of one config against its store: the `Study` an executor runs."""
+
     cfg: ExperimentConfig
     store: Store
     checkpoints: Checkpoints
-    data: dict[str, GlueSplit]
+    data: Mapping[str, GlueSplit]
     rows: dict[str, tuple[list[int], list[int]]]
+    progress: UnitProgress = field(default_factory=lambda: QUIET)  # set to a live one before an executor runs it
     done_now: int = 0
     loads: int = 0  # models loaded by the units run now (here, or in Ray actors)
-    worker: Worker = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.worker = Worker(self.cfg, self.checkpoints, self.data)
 
     @property
     def run_dir(self) -> Path:
         return self.cfg.run_dir
 
-    def drop(self, model: ModelSpec) -> None:
-        """Delete a merged model's weights once nothing later needs them."""
-        self.worker.unload(model)
-        delete_merge(self.cfg, self.checkpoints, model)
+    # ---- the executors' Study --------------------------------------------------------------------------------
+    def first(self) -> list[Unit]:
+        return phase_one(self.cfg, self.rows, self.checkpoints.identities)
 
-    def execute(self, unit: Unit) -> Record:
-        """One unit's record: a selection from the stored scores of its candidates, any other unit by the worker."""
-        if unit.kind == "selection":
-            return run.run_selection(unit, self.selection_inputs(unit), self.cfg, self.reference_scores(unit))
-        return self.worker.execute(unit, self.replay_source(unit))
+    def known(self) -> list[Unit]:
+        units = plan_study(self.cfg, self.rows, self.checkpoints.identities, StoredRecords(self.store))
+        self.store.set_plan(u.key for u in units)
+        return units
 
-    def replay_source(self, unit: Unit) -> AttackRecord | None:
-        """A transfer replay's source record (None for any other unit); the source must be stored already."""
-        if not isinstance(unit.inputs, TransferInputs):
-            return None
-        stored = self.store.get(unit.inputs.source)
-        if stored is None or stored.status != "done":
-            raise RuntimeError(f"unit {unit.key} replays the prompt of {unit.inputs.source}, which is not stored yet: "
-                               "a replay must run after its source (a bug in the unit order)")  # fmt: skip
-        return AttackRecord.model_validate(stored.result)
-
-    def selection_inputs(self, unit: Unit) -> list[tuple[ModelSpec, list[CleanRecord]]]:
-        by_id = {m.model_id: m for m in candidate_models(self.cfg)}
-        grouped: dict[str, list[CleanRecord]] = {}
-        for key in unit.inputs_as(SelectionInputs).candidates:
-            stored = self.store.get(key)
-            assert stored is not None, key
-            record = CleanRecord.model_validate(stored.result)
-            grouped.setdefault(record.model_id, []).append(record)
-        return [(by_id[mid], records) for mid, records in grouped.items()]
-
-    def reference_scores(self, unit: Unit) -> dict[str, dict[str, float]]:
-        """The references' clean metrics on the selection rows that a normalised criterion needs: model id ->
-        dataset -> metric (empty for `mean_metric`)."""
-        out: dict[str, dict[str, float]] = {}
-        for key in unit.inputs_as(SelectionInputs).references or []:
-            stored = self.store.get(key)
-            assert stored is not None, key
-            record = CleanRecord.model_validate(stored.result)
-            out.setdefault(record.model_id, {})[str(record.dataset)] = record.metric
-        return out
-
-    def run_local(self, first: list[Unit], progress: UnitProgress) -> None:
-        """The local executor: phase one's units one after another, then phase two's."""
-        self.run_units(first, progress)
-        self.run_units(self.record_full_plan(first), progress)
-
-    def record_full_plan(self, first: list[Unit]) -> list[Unit]:
-        """Once every selection is stored: record the whole plan and return phase two's units."""
-        second = phase_two(self.cfg, self.rows, self.chosen(first), self.checkpoints.identities)
+    def complete(self) -> list[Unit]:
+        first = self.first()
+        chosen = chosen_candidates(self.cfg, first, StoredRecords(self.store))
+        second = phase_two(self.cfg, self.rows, chosen, self.checkpoints.identities)
         self.store.set_plan(u.key for u in [*first, *second])
         return second
 
-    def run_units(self, todo: list[Unit], progress: UnitProgress) -> None:
-        done = self.store.done_keys()
-        last_use = {u.model.model_id: i for i, u in enumerate(todo) if u.model is not None}
-        for i, unit in enumerate(todo):
-            if unit.key in done:
-                progress.skip(unit)
-            else:
-                progress.start(unit)
-                started, clock, loads = started_at(), time.monotonic(), self.worker.loads
-                record = self.execute(unit)
-                self.loads += self.worker.loads - loads
-                self.store.put(unit.key, unit.kind, unit.inputs.payload(), record, started_at=started)
-                self.done_now += 1
-                progress.finish(unit, time.monotonic() - clock)
-            if unit.model is not None and last_use.get(unit.model.model_id) == i and unit.model.reference is None:
-                self.drop(unit.model)
+    def done_keys(self) -> set[str]:
+        return self.store.done_keys()
 
-    def chosen(self, units: list[Unit], partial: bool = False) -> dict[str, ModelSpec]:
-        """`pair/method` -> the candidate its stored selection chose; `partial`: skip selections not stored yet."""
-        by_id = {m.model_id: m for m in candidate_models(self.cfg)}
-        stored = self.store.done_keys("selection")
+    def needed(self, unit: Unit) -> dict[str, Record]:
         out = {}
-        for unit in units:
-            if unit.kind == "selection" and (unit.key in stored or not partial):
-                found = self.store.get(unit.key)
-                assert found is not None
-                record = SelectionRecord.model_validate(found.result)
-                out[plain_model_id(record.pair, unit.inputs_as(SelectionInputs).method)] = by_id[record.chosen_model_id]
+        for key in unit.kind.needs(unit):
+            stored = self.store.get(key)
+            if stored is None or stored.status != "done" or not isinstance(stored.result, Record):
+                raise RuntimeError(f"unit {unit.key} needs {key}, which is not stored yet: a unit must run after "
+                                   "the units it needs (a bug in the unit order)")  # fmt: skip
+            out[key] = stored.result
         return out
 
+    def put(self, unit: Unit, finished: Finished) -> None:
+        self.store.put(unit.key, unit.stored_as, unit.inputs.payload(), finished.record,
+                       started_at=finished.started_at)  # fmt: skip
+        self.done_now += 1
+        self.loads += finished.loads
+        self.progress.finish(unit, finished.seconds)
+
+    def merged_models(self) -> list[ModelSpec]:
+        return [*plain_models(self.cfg), *candidate_models(self.cfg)]
+
+    # ---- before the units run ----------------------------------------------------------------------------------
     def second_keys(self, chosen: dict[str, ModelSpec]) -> set[str]:
         """Phase two's keys for the selections in `chosen` (the others' candidates left out)."""
         return {u.key for u in phase_two(self.cfg, self.rows, chosen, self.checkpoints.identities, partial=True)}
@@ -170,7 +138,7 @@ class Runner:
     def record_plan(self, first: list[Unit], total: int) -> None:
         """Record the plan as far as it is known (phase two where selection ran) and, after a config change, say
         in one line what the store already holds of it."""
-        chosen = self.chosen(first, partial=True)
+        chosen = chosen_candidates(self.cfg, first, StoredRecords(self.store))
         known = {u.key for u in first} | self.second_keys(chosen)
         self.store.set_plan(known)
         if self.store.previous_hash is None:
@@ -187,13 +155,21 @@ class Runner:
         folder = self.run_dir / "merges"
         if self.cfg.keep_merges or not folder.is_dir():
             return
-        current = {
-            merge_folder(self.cfg, self.checkpoints, m).name
-            for m in [*plain_models(self.cfg), *candidate_models(self.cfg)]
-        }
+        current = {merge_folder(self.cfg, self.checkpoints, m).name for m in self.merged_models()}
         for stale in folder.iterdir():
             if stale.name not in current:
                 shutil.rmtree(stale, ignore_errors=True)
+
+
+def host_for(cfg: ExperimentConfig) -> Host:
+    """The executor the config names (Ray is imported only when asked for)."""
+    if cfg.executor == "ray":
+        from robustness.experiment.executors.ray_driver import RayHost
+
+        return RayHost(cfg.ray_address)
+    from robustness.experiment.executors.local import LocalHost
+
+    return LocalHost()
 
 
 def run_experiment(cfg: ExperimentConfig) -> Path:
@@ -211,19 +187,15 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     with Store.create_or_resume(cfg.run_dir, cfg.study_config()) as store:
         runner = Runner(cfg, store, checkpoints, data, rows)
-        first = phase_one(cfg, rows, checkpoints.identities)
+        first = runner.first()
         # Phase two's size does not depend on which candidates selection picks: the plain merges stand in.
         total = len(first) + len(phase_two(cfg, rows, {m.model_id: m for m in plain_models(cfg)},
                                            checkpoints.identities))  # fmt: skip
         runner.record_plan(first, total)
         runner.remove_stale_merges()
         with unit_progress(total, console) as progress:
-            if cfg.executor == "ray":
-                from robustness.experiment.executors.ray_driver import run_on_ray
-
-                run_on_ray(runner, first, progress)
-            else:
-                runner.run_local(first, progress)
+            runner.progress = progress
+            host_for(cfg).run(runner)
         console.print(f"{runner.done_now} units run, {total - runner.done_now} already in the store; "
                       f"{runner.loads} model loads")  # fmt: skip
     shutil.rmtree(cfg.run_dir / "tmp", ignore_errors=True)

@@ -1,8 +1,6 @@
-"""Executing the units that work on one model (merge, clean, attack, LiveBench), holding at most one loaded model.
-
-The local runner has one `Worker`; under Ray each actor has its own (experiment/executors/). Either
-way the unit's record comes back to the driver, which alone writes the store. Selections read stored records, so
-the driver runs them itself (`Runner.execute`).
+"""Executing units on a worker that holds at most one loaded model: the local executor has one `Worker`, under Ray
+each actor has its own (experiment/executors/). Either way the unit's record goes back to the driver, which alone
+writes the store. A unit runs by its kind (experiment/kinds/); the worker gives it the loaded model and the files.
 """
 
 from __future__ import annotations
@@ -10,17 +8,18 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from robustness.data.glue import GlueSplit
-from robustness.experiment.kinds import run
-from robustness.experiment.kinds.inputs import AttackInputs, CleanInputs, TransferInputs
-from robustness.experiment.planning.plan import ModelSpec, Unit
+from robustness.experiment.kinds.base import Context, Unit
+from robustness.experiment.kinds.merge import merge_into
+from robustness.experiment.planning.models import ModelSpec
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.store import config_hash
-from robustness.store.records import AttackRecord, Record
+from robustness.store.records import Record
 
 
 def started_at() -> str:
@@ -56,13 +55,13 @@ def delete_merge(cfg: ExperimentConfig, checkpoints: Checkpoints, model: ModelSp
 
 @dataclass
 class Worker:
-    """Runs model units for one config; loads a model on first use and keeps it until a unit of another model."""
+    """Runs units for one config; loads a model on first use and keeps it until a unit of another model."""
 
     cfg: ExperimentConfig
     checkpoints: Checkpoints
-    data: dict[str, GlueSplit]
+    data: Mapping[str, GlueSplit]
     _loaded: tuple[str, Any] | None = None
-    _bert: dict[str, Any] = field(default_factory=dict)
+    _caches: dict[str, dict[str, Any]] = field(default_factory=dict)
     loads: int = 0  # models loaded so far (a study's summary line reports them)
 
     @property
@@ -80,7 +79,7 @@ class Worker:
         """The model's folder; a merge whose folder is missing (deleted, or never finished) is merged again."""
         folder = self.model_dir(model)
         if model.merge is not None and not (folder / "merge.json").is_file():
-            run.run_merge(model, self.checkpoints.paths, folder)
+            merge_into(model, self.checkpoints.paths, folder)
         return folder
 
     def load(self, model: ModelSpec) -> Any:
@@ -96,36 +95,11 @@ class Worker:
         if self._loaded and self._loaded[0] == model.model_id:
             self._loaded = None
 
-    def execute(self, unit: Unit, source: AttackRecord | None = None) -> Record:
-        """The record of one model unit (merge, clean, attack, LiveBench); a transfer replay's needs `source`, the
-        stored record of the attack whose prompt it replays (the driver reads it from the store)."""
-        model = unit.model
-        if model is None:
-            raise ValueError(f"unit {unit.key} ({unit.kind}) works on no model; the driver runs it")
-        if unit.kind == "merge":
-            folder = self.ensure_model(model)
-            return run.merge_record(model, self.cfg, folder, self.merge_json(model) or {})
-        loaded = self.load(model)
-        if unit.kind == "clean":
-            data = self.data[unit.inputs_as(CleanInputs).dataset]
-            return run.run_clean(unit, loaded, self.cfg, data, self.merge_json(model))
-        if isinstance(unit.inputs, TransferInputs):
-            if source is None:
-                raise ValueError(f"unit {unit.key} replays {unit.inputs.source}, whose record was not passed")
-            data = self.data[unit.inputs.dataset]
-            return run.run_replay(unit, loaded, self.cfg, data, self.merge_json(model), source)
-        if unit.kind == "attack":
-            inputs = unit.inputs_as(AttackInputs)
-            parts = self.bert_parts(unit, loaded) if inputs.attack.attack == "bertattack" else None
-            data = self.data[inputs.dataset]
-            return run.run_attack_unit(unit, loaded, self.cfg, data, self.merge_json(model), parts)
-        if unit.kind == "livebench":
-            return run.run_livebench(unit, loaded, self.cfg, self.run_dir / "livebench-answers", self.merge_json(model))
-        raise ValueError(f"unknown unit kind {unit.kind}")
+    def cached(self, name: str) -> dict[str, Any]:
+        """A cache that lives as long as this worker (e.g. BERTAttack's word generator per model)."""
+        return self._caches.setdefault(name, {})
 
-    def bert_parts(self, unit: Unit, loaded: Any) -> tuple[Any, Any]:
-        from robustness.attacks.generators import bertattack_parts
-
-        spec = unit.inputs_as(AttackInputs).attack
-        assert unit.model is not None
-        return bertattack_parts(loaded, unit.model.model_id, spec.masked_lm, spec.similarity_encoder, self._bert)
+    def execute(self, unit: Unit, needed: Mapping[str, Record] | None = None) -> Record:
+        """The record of one unit, run by its kind here; `needed` holds the stored records of the units it needs
+        (the driver reads them from the store)."""
+        return unit.kind.run(unit, Context(self.cfg, needed or {}, self))

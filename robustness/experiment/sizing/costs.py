@@ -27,28 +27,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from robustness.errors import UserError
-from robustness.experiment.kinds.inputs import (
-    AttackInputs,
-    AttackSettings,
-    CleanInputs,
-    LiveBenchInputs,
-    MergeInputs,
-    SelectionInputs,
-    TransferInputs,
-    UnitInputs,
-    parse_attack_inputs,
-)
+from robustness.experiment.kinds import clean
+from robustness.experiment.kinds.attack import AttackSettings
+from robustness.experiment.kinds.base import Inputs, kind_of, kinds, parse_inputs, plan_order
 from robustness.experiment.spec.config import ExperimentConfig
-
-KINDS = ("merge", "clean", "selection", "attack", "livebench")
-MODEL_KINDS = ("clean", "attack", "livebench")  # the kinds that run the model: a faster device speeds them up
-INPUT_TYPES: dict[str, type[UnitInputs]] = {
-    "merge": MergeInputs,
-    "clean": CleanInputs,
-    "selection": SelectionInputs,
-    "attack": AttackInputs,
-    "livebench": LiveBenchInputs,
-}
 
 
 @dataclass(frozen=True)
@@ -72,9 +54,6 @@ PROMPT_WORDS: dict[str, int] = {"sst2": 5, "cola": 7}
 # Mean question length in tokens of the four instruction-following LiveBench tasks (the data root's 400 questions,
 # SmolLM2 tokenizer and chat template), assumed for every task.
 QUESTION_TOKENS = 449
-DEEPWORDBUG_EDITS = 4  # DeepWordBug's candidate edits per word: swap, substitute, delete, insert
-STRESS_SUFFIXES = 3  # StressTest's suffixes, each tried once
-PAPER_POSITIONS = 3  # the paper search's word positions
 # Loading a model: the built-in SmolLM2-135M (134.5M parameters, float32 safetensors) loaded in 0.18-0.39 s on the
 # calibration machine (4 loads, files in the page cache), 2026-12-02.
 LOAD_SECONDS_PER_PARAMETER = 0.3 / 134_515_008
@@ -100,32 +79,34 @@ class Rates:
     def tflops(self) -> float:
         """This machine's effective throughput on clean units, in TFLOP/s (a forward pass: 2 FLOPs per token and
         parameter)."""
-        return 2.0 / self.seconds["clean"] / 1e12
+        return 2.0 / self.seconds[clean.KIND.stored_as] / 1e12
 
 
-# Measured on a 2-core x86-64 CPU (float32, 2 threads), SmolLM2-135M-Instruct, from the 102 units of
-# configs/default.yaml's run of 2026-12-02 (51 min; the machine also ran the slow test suite for the run's first
-# 16 minutes, so these are on the slow side): fit_rates on its store, with the token counts above. Per group of
-# units (clean and attack units per dataset and attack) the fit is within 17%; a Task Arithmetic merge takes 0.4x
-# the merge rate here and a TIES merge 1.6x (global trimming is arithmetic on the CPU). Selections take well under
-# a second: their rate is mostly the store's start times, which are to the second.
-# `m3r plan --calibrate RUN_DIR` fits the rates on another finished run.
-BUILTIN_RATES = Rates(
-    seconds={"merge": 1.092e-08, "clean": 3.261e-11, "selection": 0.354, "attack": 3.047e-11, "livebench": 5.536e-11},
-    source="the built-in rates (configs/default.yaml's run on a 2-core CPU, 2026-12-02)",
-)
+# The built-in rates: each kind's `builtin_rate` (experiment/kinds/), measured on a 2-core x86-64 CPU (float32, 2
+# threads), SmolLM2-135M-Instruct, from the 102 units of configs/default.yaml's run of 2026-12-02 (51 min; the
+# machine also ran the slow test suite for the run's first 16 minutes, so these are on the slow side): fit_rates on
+# its store, with the token counts above. Per group of units (clean and attack units per dataset and attack) the fit
+# is within 17%; a Task Arithmetic merge takes 0.4x the merge rate here and a TIES merge 1.6x (global trimming is
+# arithmetic on the CPU). Selections take well under a second: their rate is mostly the store's start times, which
+# are to the second. `m3r plan --calibrate RUN_DIR` fits the rates on another finished run.
+BUILTIN_SOURCE = "the built-in rates (configs/default.yaml's run on a 2-core CPU, 2026-12-02)"
+
+
+def builtin_rates() -> Rates:
+    rates: dict[str, float] = {}
+    for kind in kinds():
+        rates.setdefault(kind.stored_as, kind.builtin_rate)
+    return Rates({k: rates[k] for k in plan_order()}, BUILTIN_SOURCE)
 
 
 def attack_evaluations(settings: AttackSettings, words: int) -> int:
     """Prompt evaluations that reach the model in one attack unit, at most (a filtered or repeated candidate is
-    not evaluated): the clean prompt, the greedy search's importance ranking (one per modifiable word), then each
-    visited position's candidates. The final attacked prompt is one already evaluated."""
-    if settings.attack == "stresstest":
-        return 1 + STRESS_SUFFIXES
-    greedy = settings.search == "greedy"
-    positions = words if greedy else min(PAPER_POSITIONS, words)
-    per_position = DEEPWORDBUG_EDITS if settings.attack == "deepwordbug" else settings.candidates
-    return 1 + (words if greedy else 0) + positions * per_position
+    not evaluated), as the attack's recipe counts them (robustness/attacks/recipe.py): the clean prompt, the greedy
+    search's importance ranking (one per modifiable word), then each visited position's candidates."""
+    from robustness.attacks.recipes import RunSettings, get_attack
+
+    run = RunSettings(search=settings.search, candidates=settings.candidates)
+    return get_attack(settings.attack).max_evaluations(words, run)
 
 
 @dataclass(frozen=True)
@@ -143,26 +124,9 @@ class Work:
             return rows * t.own + t.shared
         return rows * (t.shared + t.own + max_new_tokens)
 
-    def of(self, inputs: UnitInputs) -> float:
-        p = self.parameters
-        if isinstance(inputs, MergeInputs):
-            merged = len((inputs.model.merge or {}).get("models", ()))
-            return p * (merged + 2)
-        if isinstance(inputs, CleanInputs):
-            rows = len(inputs.rows)
-            tokens = self.evaluation(inputs.dataset, rows, inputs.mode, inputs.max_new_tokens)
-            if inputs.agreement_n:
-                other = "generate" if inputs.mode == "score" else "score"
-                tokens += self.evaluation(inputs.dataset, min(inputs.agreement_n, rows), other, inputs.max_new_tokens)
-            return p * tokens
-        if isinstance(inputs, TransferInputs):  # a replay: the clean and the source's attacked prompt, once each
-            return p * 2 * self.evaluation(inputs.dataset, len(inputs.rows), inputs.mode, self.max_new_tokens)
-        if isinstance(inputs, AttackInputs):
-            evaluations = attack_evaluations(inputs.attack, self.words.get(inputs.dataset, max(PROMPT_WORDS.values())))
-            return p * evaluations * self.evaluation(inputs.dataset, len(inputs.rows), inputs.mode, self.max_new_tokens)
-        if isinstance(inputs, LiveBenchInputs):
-            return p * inputs.n * (QUESTION_TOKENS + inputs.max_new_tokens)
-        return 1.0
+    def of(self, inputs: Inputs) -> float:
+        """The work of a unit with these inputs, as its kind counts it (experiment/kinds/)."""
+        return kind_of(inputs).work(inputs, self)
 
 
 def row_tokens(dataset: str) -> RowTokens:
@@ -176,20 +140,22 @@ class Timed:
     """A finished unit as a calibration reads it: its kind, its inputs and how long it ran."""
 
     kind: str
-    inputs: UnitInputs
+    inputs: Inputs
     seconds: float
 
 
-def fit_rates(units: Iterable[Timed], work: Work, source: str, fallback: Rates = BUILTIN_RATES) -> Rates:
+def fit_rates(units: Iterable[Timed], work: Work, source: str, fallback: Rates | None = None) -> Rates:
     """Seconds per work unit for each kind: the kind's seconds summed over its work summed (a kind with no timed
     unit keeps `fallback`'s rate, and a note says so)."""
-    seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
-    amount: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+    fallback = fallback or builtin_rates()
+    names = plan_order()
+    seconds: dict[str, float] = dict.fromkeys(names, 0.0)
+    amount: dict[str, float] = dict.fromkeys(names, 0.0)
     for unit in units:
         seconds[unit.kind] += unit.seconds
         amount[unit.kind] += work.of(unit.inputs)
     rates, notes = {}, []
-    for kind in KINDS:
+    for kind in names:
         if amount[kind] > 0 and seconds[kind] > 0:
             rates[kind] = seconds[kind] / amount[kind]
         else:
@@ -212,10 +178,10 @@ def timed_units(run_dir: str | Path) -> tuple[list[Timed], ExperimentConfig]:
         rows = store.timings()
     out = []
     for kind, inputs, started, finished in rows:
-        if kind not in INPUT_TYPES or started is None:
+        if kind not in plan_order() or started is None:
             continue
         seconds = (parse_time(finished) - parse_time(started)).total_seconds()
-        parsed = parse_attack_inputs(inputs) if kind == "attack" else INPUT_TYPES[kind].model_validate(inputs)
+        parsed = parse_inputs(kind, inputs)
         out.append(Timed(kind, parsed, max(seconds, 0.0)))
     return out, config
 

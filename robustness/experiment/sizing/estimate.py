@@ -19,24 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from robustness.experiment.kinds.inputs import SelectionInputs, TransferInputs
-from robustness.experiment.planning.plan import (
-    REFERENCE,
-    ModelSpec,
-    Unit,
-    candidate_models,
-    phase_one,
-    phase_two,
-    plain_model_id,
-)
+from robustness.experiment.kinds.base import Unit, plan_order
+from robustness.experiment.planning.models import REFERENCE, ModelSpec, candidate_models, plain_model_id
+from robustness.experiment.planning.plan import phase_one, phase_two
 from robustness.experiment.sizing.costs import (
     DEFAULT_GPU_TFLOPS,
     GPU_ASSUMPTION,
     GPU_BYTES_PER_PARAMETER,
     GPU_DISK_BYTES_PER_S,
-    KINDS,
     LOAD_SECONDS_PER_PARAMETER,
-    MODEL_KINDS,
     QUESTION_TOKENS,
     ModelSize,
     Rates,
@@ -57,11 +48,12 @@ class Planned:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Units by kind: phase 1, phase 2 and all."""
-        one, two = Counter(u.kind for u in self.first), Counter(u.kind for u in self.second)
+        one, two = Counter(u.stored_as for u in self.first), Counter(u.stored_as for u in self.second)
+        kinds = plan_order()
         return {
-            "phase_1": {k: one[k] for k in KINDS},
-            "phase_2": {k: two[k] for k in KINDS},
-            "all": {k: one[k] + two[k] for k in KINDS},
+            "phase_1": {k: one[k] for k in kinds},
+            "phase_2": {k: two[k] for k in kinds},
+            "all": {k: one[k] + two[k] for k in kinds},
         }
 
 
@@ -103,12 +95,12 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
     for unit in planned.second:
         assert unit.model is not None
         model = unit.model
-        if isinstance(unit.inputs, TransferInputs):
+        if unit.kind.needs(unit):  # a replay: after the jobs of the units it needs
             name = f"{model.model_id} (transfer)"
             own = [n for n in (f"{model.model_id} (report rows)", f"{model.model_id} (phase 2)", model.model_id)
                    if n in groups]  # fmt: skip
             replay_jobs.setdefault(name, own[:1])
-            replay_jobs[name] += [job_of[unit.inputs.source]]
+            replay_jobs[name] += [job_of[k] for k in unit.kind.needs(unit)]
         elif model.pair == REFERENCE:
             name, first_part = f"{model.model_id} (report rows)", f"{model.model_id} (selection rows)"
             after[name] = (first_part,) if first_part in groups else ()
@@ -132,13 +124,12 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
         units = groups[name]
         # A job loads its model unless it only merges, or continues a reference on the worker that scored its
         # selection rows.
-        loading = any(u.kind != "merge" for u in units) and not after.get(name)
+        loading = any(u.kind.runs_model for u in units) and not after.get(name)
         loads += int(loading)
         jobs.append(Job(name, sum(cost(u) for u in units) + (load if loading else 0.0), after.get(name, ())))
     for unit in planned.first:
-        if unit.kind == "selection":
-            inputs = unit.inputs_as(SelectionInputs)
-            needs = dict.fromkeys(job_of[k] for k in [*inputs.candidates, *(inputs.references or [])])
+        if not unit.kind.on_model:  # a selection, on the driver once the units it needs are stored
+            needs = dict.fromkeys(job_of[k] for k in unit.kind.needs(unit))
             jobs.append(Job(f"select {unit.label}", cost(unit), tuple(needs), driver=True))
     for name in second_jobs:
         loads += 1  # a chosen candidate's phase two: its worker has moved on to other models since
@@ -183,10 +174,10 @@ def unit_cost(rates: Rates, work: Work, device: Device) -> Callable[[Unit], floa
 
     def cost(unit: Unit) -> float:
         amount = work.of(unit.inputs)
-        if unit.kind == "merge" and device.disk is not None:  # parameters x checkpoints, as bytes moved
+        if unit.kind.disk_bound and device.disk is not None:  # parameters x checkpoints, as bytes moved
             return amount * device.bytes_per_parameter / device.disk
-        seconds = rates.seconds[unit.kind] * amount
-        return seconds / device.speedup if unit.kind in MODEL_KINDS else seconds
+        seconds = rates.seconds[unit.stored_as] * amount
+        return seconds / device.speedup if unit.kind.runs_model else seconds
 
     return cost
 

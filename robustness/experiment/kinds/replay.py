@@ -1,0 +1,108 @@
+"""The replay kind: a transfer attack's replay, the prompt that another unit's attack found (its source) scored
+unchanged on this unit's model, on the source's rows. No search: the clean and the found prompt, once each.
+
+It needs its source's stored record, so it runs after it; its key depends on the source's key and the target
+model, never on the prompt text. Its record is an attack record (filed with the attacks, `purpose: transfer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from robustness.experiment.kinds.attack import TRANSFER, AttackInputs
+from robustness.experiment.kinds.base import Context, Unit, UnitKind
+from robustness.experiment.kinds.common import evaluator, identity_fields
+from robustness.store.records import AttackRecord
+
+if TYPE_CHECKING:
+    from robustness.experiment.planning.models import ModelSpec
+    from robustness.experiment.sizing.costs import Work
+
+
+class TransferInputs(AttackInputs):
+    """A replay's inputs: the source attack unit's key and the source's rows and settings (`purpose: transfer`)."""
+
+    source: str  # the source attack unit's key
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class ReplayKind(UnitKind):
+    name = "replay"
+    stored_as = "attack"
+    inputs_type = TransferInputs
+    record_type = AttackRecord
+    plan_rank = 3
+    builtin_rate = 3.047e-11  # seconds per work unit (experiment/sizing/costs.py, the built-in rates)
+
+    def claims(self, inputs: Mapping[str, Any]) -> bool:
+        return inputs.get("purpose") == TRANSFER
+
+    def needs(self, unit: Unit) -> list[str]:
+        return [unit.inputs_as(TransferInputs).source]
+
+    def run(self, unit: Unit, ctx: Context) -> AttackRecord:
+        from robustness.metrics import pdr
+        from robustness.prompts import get_prompt
+
+        assert unit.model is not None
+        inputs, cfg, worker = unit.inputs_as(TransferInputs), ctx.cfg, ctx.worker
+        if inputs.source not in ctx.needed:
+            raise ValueError(f"unit {unit.key} replays {inputs.source}, whose record was not passed")
+        source = AttackRecord.model_validate(ctx.needed[inputs.source])
+        data = worker.data[inputs.dataset]
+        loaded = worker.load(unit.model)
+        if list(source.indices) != list(inputs.rows) or source.dataset != inputs.dataset:
+            raise ValueError(
+                f"unit {unit.key}: its source {inputs.source} attacked other rows ({source.dataset}); "
+                "the store does not match the plan, so rerun the study to plan the replay again"
+            )
+        prompt = get_prompt(data.dataset, inputs.prompt, cfg.data_dir)
+        scorer = evaluator(loaded, cfg, data, inputs.rows, inputs.mode)
+        clean, attacked = scorer(prompt.text), scorer(source.attacked_prompt)
+        return AttackRecord.model_validate(
+            dict(
+                **identity_fields(unit.model, cfg, worker.merge_json(unit.model)),
+                dataset=data.dataset,
+                prompt=prompt.name,
+                attack=inputs.attack.attack,
+                search=source.search,
+                seed=inputs.seed,
+                metric_name=scorer.metric_name,
+                clean_metric=clean.metric,
+                attacked_metric=attacked.metric,
+                pdr=pdr(clean.metric, attacked.metric),
+                attacked_prompt=source.attacked_prompt,
+                queries=1,
+                indices=list(inputs.rows),
+                labels=scorer.labels,
+                clean_predictions=list(clean.predictions),
+                attacked_predictions=list(attacked.predictions),
+                generator=source.generator,
+                similarity_encoder=source.similarity_encoder,
+                source_key=inputs.source,
+                source_model_id=source.model_id,
+            )
+        )
+
+    def work(self, inputs: TransferInputs, work: Work) -> float:
+        """The clean and the source's attacked prompt, once each."""
+        return work.parameters * 2 * work.evaluation(inputs.dataset, len(inputs.rows), inputs.mode,
+                                                     work.max_new_tokens)  # fmt: skip
+
+
+KIND = ReplayKind()
+
+
+def replay_unit(source: Unit, target: ModelSpec, identities: dict[str, str]) -> Unit:
+    """Score the prompt that `source` (an attack unit) finds on `target`, on the source's rows. The key depends on
+    the source's key and the target's identity: the prompt is read from the source's record when the replay runs."""
+    src = source.inputs_as(AttackInputs)
+    assert source.model is not None
+    fields = src.model_dump(exclude={"model", "checkpoints", "purpose"})
+    inputs = TransferInputs(model=target.identity, checkpoints=identities, purpose=TRANSFER, source=source.key,
+                            **fields)  # fmt: skip
+    where = f"{src.dataset}/{src.attack.attack}/{src.seed}/{TRANSFER}/{source.model.model_id}"
+    return KIND.unit(target, inputs, f"{target.model_id}/{where}")

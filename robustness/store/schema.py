@@ -1,0 +1,98 @@
+"""The store's file: its tables (the schema, versioned), and opening a SQLite connection to it the way the store
+writes (explicit transactions, WAL journal, commits synced before they return). `Store` (store/sqlite.py) uses
+these."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from robustness.errors import UserError
+from robustness.store.records import INDEXED_FIELDS, record_types
+
+STORE_FILE = "results.sqlite"
+SCHEMA_VERSION = "2"
+READABLE_SCHEMAS = ("1", "2")  # schema 1: no config history and no plan (one config per run folder)
+
+_INDEXED_DDL = ",\n    ".join(f"{name} {'INTEGER' if name in ('m3', 'seed') else 'TEXT'}" for name in INDEXED_FIELDS)
+SCHEMA_TEMPLATE = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS units (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ({kinds})),
+    status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    started_at TEXT,
+    finished_at TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    result TEXT NOT NULL,
+    {indexed}
+);
+CREATE TABLE IF NOT EXISTS configs (
+    seq INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    config TEXT NOT NULL,
+    first_run_at TEXT NOT NULL,
+    last_run_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS plan (
+    key TEXT PRIMARY KEY
+);
+CREATE INDEX IF NOT EXISTS units_kind_status ON units (kind, status);
+CREATE INDEX IF NOT EXISTS units_model ON units (model_id);
+CREATE INDEX IF NOT EXISTS units_cell ON units (pair, method, m3, dataset, attack, seed);
+"""
+
+
+def schema() -> str:
+    """The store's tables; a new store's units accept the kinds registered when it is created."""
+    kinds = ", ".join(f"'{k}'" for k in record_types())
+    return SCHEMA_TEMPLATE.format(kinds=kinds, indexed=_INDEXED_DDL)
+
+
+class StoreError(UserError):
+    """The store cannot be opened or written; the message names the file and what to do."""
+
+
+class DuplicateUnitError(StoreError):
+    """A unit that is already stored as done was written again (the runner should have skipped it)."""
+
+
+def statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    """Autocommit connection (transactions are explicit), WAL journal, commits synced before returning."""
+    try:
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fails here if it is not a database
+        else:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = FULL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            raise StoreError(
+                f"{path} is not a readable result store ({exc}); move it away or use another run directory"
+            ) from exc
+        raise StoreError(f"cannot open {path}{'' if readonly else ' for writing'}: {exc}") from exc
+    return conn
+
+
+def write_failure(path: Path, what: str, exc: sqlite3.Error) -> str:
+    """One line for a failed write; a full disk is named as such, since SQLite's wording is easy to misread."""
+    name = getattr(exc, "sqlite_errorname", "")
+    cause = "the disk is full" if name == "SQLITE_FULL" or "full" in str(exc) else str(exc)
+    return (
+        f"could not write {what} to {path}: {cause} (SQLite: {exc}); nothing of it was stored and earlier units "
+        "are intact; fix the cause and rerun to continue where it stopped"
+    )
