@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
-from reports.document import Block
+from reports.document import Block, Heading, Paragraph
 from reports.load import RunData
 
 T = TypeVar("T")
@@ -109,3 +109,13 @@ def figures() -> ModuleType:
     from reports import figures as drawn
 
     return drawn
+
+
+def titled(heading: str, table: Callable[[Any], Block]) -> Callable[[Any], list[Block]]:
+    """A `render` that puts `heading` above the one block `table` makes of the section's data."""
+    return lambda data: [Heading(heading), table(data)]
+
+
+def opening(heading: str, text: str, *blocks: Block) -> list[Block]:
+    """A section's first blocks: its heading, the paragraph that says what it shows, then `blocks`."""
+    return [Heading(heading), Paragraph(text), *blocks]

@@ -13,13 +13,13 @@ code (the evaluator, the word generators, torch) is imported only when the attac
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator
 
 from merges.catalog import COMBINING, METHODS, SPARSIFYING, MethodEntry, known_method
 from robustness.attacks.recipes import ATTACK_SETTINGS, ATTACKS, SEARCHES, AttackRecipe, RecordSearch, SearchName
+from robustness.datasets import DATASETS, DatasetEntry, MetricName
 
 __all__ = [
     "ATTACKS",
@@ -47,32 +47,10 @@ __all__ = [
     "method_order",
 ]
 
-MetricName = Literal["accuracy", "mcc"]
-
-
-@dataclass(frozen=True)
-class DatasetEntry:
-    """A classification task: its labels in label-id order and the metric its tables report."""
-
-    name: str  # as configs and records spell it
-    display: str  # as reports spell it
-    metric: MetricName
-    label_words: tuple[str, ...]  # index = label id; what prompts ask for and score mode compares
-    attack_protected: tuple[str, ...] = ()  # words attacks leave alone besides the label words (PromptBench's)
-
-
 # The attacks are recipe objects in the attack registry (robustness.attacks.registry), which PromptBench's recipes
 # join on import (robustness.attacks.recipes); `ATTACKS` is a live view of it, so an attack registered later is
 # listed and validated like those. An entry's fields: name, display, the settings it reads, its seeded searches.
 AttackEntry = AttackRecipe
-
-DATASETS: dict[str, DatasetEntry] = {
-    e.name: e
-    for e in (
-        DatasetEntry("sst2", "SST-2", "accuracy", ("negative", "positive"), attack_protected=("0", "1")),
-        DatasetEntry("cola", "CoLA", "mcc", ("unacceptable", "acceptable")),
-    )
-}
 
 # What a result's model is when it is not a merge: the base and the fine-tuned experts (the reference rows).
 REFERENCES: dict[str, str] = {"base": "Base", "expert": "Expert"}

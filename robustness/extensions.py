@@ -13,7 +13,7 @@ def extension_modules() -> list[str]:
     """The modules outside the suite that defined a registered unit kind, merge method or attack, in this process."""
     from merges.registry import methods
     from robustness.attacks.registry import ATTACKS
-    from robustness.experiment.kinds.base import kinds
+    from robustness.experiment.kinds.registry import kinds
 
     found = [type(kind).__module__ for kind in kinds()]
     found += [type(recipe).__module__ for recipe in ATTACKS.values()]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import matthews_corrcoef
 
-from robustness import catalog
+from robustness.datasets import DATASETS
 
 UNKNOWN = -1  # a prediction that maps to no label; always counted as wrong
 
@@ -30,7 +30,7 @@ METRICS = {"accuracy": accuracy, "mcc": mcc}
 
 def metric_for(dataset: str) -> str:
     """The metric the catalog names for `dataset` (accuracy for SST-2, MCC for CoLA)."""
-    return catalog.DATASETS[dataset].metric
+    return DATASETS[dataset].metric
 
 
 def pdr(clean: float, attacked: float) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,14 @@ def _built_in_registries() -> None:
     toys = sys.modules.get("tests.toys")
     if toys is not None:
         toys.unregister_all()
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[None]:
+    """One local Ray instance for a module's in-process runs (the executor uses a connection it finds)."""
+    ray = pytest.importorskip("ray")
+    from robustness.experiment.executors.ray_cluster import LOCAL_OBJECT_STORE, init_ray
+
+    init_ray(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE)
+    yield
+    ray.shutdown()

@@ -20,7 +20,7 @@ from robustness.errors import UserError
 from robustness.experiment.spec.config import load_experiment
 from robustness.metrics import metric_for
 from robustness.prompts import label_words, load_prompts
-from robustness.store.records import parse_record
+from robustness.store import parse_record
 
 
 def test_every_combining_method_has_an_implementation_and_no_implementation_is_unlisted() -> None:

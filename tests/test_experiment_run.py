@@ -4,7 +4,6 @@ Slow (minutes): run with `make test-slow` (CI runs it)."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -14,9 +13,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.tiny_study import stored_results
 
 pytestmark = pytest.mark.slow
 
@@ -45,19 +45,6 @@ def finish(proc: subprocess.Popen[str]) -> str:
     return stdout + stderr
 
 
-def units(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every finished unit's result, without what legitimately differs between runs (where weights were)."""
-    with sqlite3.connect(run_dir / "results.sqlite") as conn:
-        rows = conn.execute("SELECT key, kind, result FROM units WHERE status = 'done'").fetchall()
-    out = {}
-    for key, kind, result in rows:
-        record = json.loads(result)
-        record.pop("path", None)
-        record.get("merge_json", {}).pop("seconds", None)  # wall time of the merge
-        out[key] = {"kind": kind, **record}
-    return out
-
-
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs")
@@ -67,7 +54,7 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_smoke_run_writes_store_and_report(reference_run: Path) -> None:
-    stored = units(reference_run)
+    stored = stored_results(reference_run)
     kinds = [u["kind"] for u in stored.values()]
     assert {k: kinds.count(k) for k in COUNTS} == COUNTS
     report = (reference_run / "report" / "report.md").read_text()
@@ -97,7 +84,7 @@ def test_rerun_does_no_work(reference_run: Path) -> None:
 def test_two_runs_give_identical_tables(reference_run: Path, tmp_path: Path) -> None:
     finish(start(tmp_path))
     again = tmp_path / "smoke"
-    assert units(again) == units(reference_run)
+    assert stored_results(again) == stored_results(reference_run)
     tables = sorted(p.name for p in (reference_run / "report" / "tables").iterdir())
     assert tables == sorted(p.name for p in (again / "report" / "tables").iterdir())
     for name in tables:
@@ -120,8 +107,8 @@ def test_killed_runs_resume_to_the_same_store(reference_run: Path, tmp_path: Pat
             break
     assert kills >= 2
     finish(start(tmp_path, "--no-report"))
-    resumed = units(tmp_path / "smoke")
-    assert resumed == units(reference_run)  # no unit lost, none duplicated, same results
+    resumed = stored_results(tmp_path / "smoke")
+    assert resumed == stored_results(reference_run)  # no unit lost, none duplicated, same results
     with sqlite3.connect(tmp_path / "smoke" / "results.sqlite") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     shutil.rmtree(tmp_path / "smoke" / "merges", ignore_errors=True)

@@ -5,7 +5,6 @@ executor and by the Ray executor (a local Ray instance, whose actors import the 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from robustness.cli import main
 from tests.tiny import tiny_tokenizer
-from tests.tiny_study import save_family, study, write
+from tests.tiny_study import save_family, stored_results, study, write
 
 TOY_METHOD = {"method": "consensus", "parameters": {"scaling": 1.0, "quorum": 0.5}}
 TOY_ATTACK = {"attack": "toycase", "datasets": ["sst2"], "seeds": [0], "n": 3}
@@ -39,19 +38,6 @@ def toy_study(root: Path, family: dict[str, str], data_dir: Path, toys: Any, **c
     return write(root, config, "toys")
 
 
-def stored(run_dir: Path) -> dict[str, tuple[str, dict[str, Any]]]:
-    """key -> (kind, result) of every finished unit, without what differs between runs (where weights were)."""
-    with sqlite3.connect(run_dir / "results.sqlite") as conn:
-        rows = conn.execute("SELECT key, kind, result FROM units WHERE status = 'done'").fetchall()
-    out = {}
-    for key, kind, result in rows:
-        record = json.loads(result)
-        record.pop("path", None)
-        record.get("merge_json", {}).pop("seconds", None)
-        out[key] = (kind, record)
-    return out
-
-
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory: pytest.TempPathFactory, family: dict[str, str], data_dir: Path, toys: Any) -> Path:
     root = tmp_path_factory.mktemp("local")
@@ -70,26 +56,16 @@ def test_the_plan_command_sizes_the_toys(tmp_path: Path, family: dict[str, str],
 
 
 def test_a_local_run_stores_what_each_toy_makes(local_run: Path, toys: Any) -> None:
-    units = stored(local_run)
-    probes = [r for kind, r in units.values() if kind == toys.PROBE.stored_as]
+    units = stored_results(local_run)
+    probes = [r for r in units.values() if r["kind"] == toys.PROBE.stored_as]
     assert len(probes) == 5 and all(r["n"] == toys.PROBE_ROWS and 0 <= r["accuracy"] <= 1 for r in probes)
-    merges = [r for kind, r in units.values() if kind == "merge"]
+    merges = [r for r in units.values() if r["kind"] == "merge"]
     assert {r["merge_json"]["method"] for r in merges} == {"consensus"} and len(merges) == 3
     assert all(r["merge_json"]["consensus"]["quorum"] == 0.5 for r in merges)
-    attacks = [r for kind, r in units.values() if kind == "attack"]
+    attacks = [r for r in units.values() if r["kind"] == "attack"]
     assert len(attacks) == 2 and {r["attack"] for r in attacks} == {"toycase"}
     assert all(r["search"] == "greedy" and r["queries"] > 0 for r in attacks)
     assert (local_run / "report" / "report.md").is_file()
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[None]:
-    ray = pytest.importorskip("ray")
-    from robustness.experiment.executors.ray_cluster import LOCAL_OBJECT_STORE, init_ray
-
-    init_ray(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE)
-    yield
-    ray.shutdown()
 
 
 def test_on_ray_the_actors_know_the_toys_and_store_what_a_local_run_does(
@@ -99,7 +75,7 @@ def test_on_ray_the_actors_know_the_toys_and_store_what_a_local_run_does(
 
     assert extension_modules() == ["tests.toys"]  # what each actor imports before its first unit
     assert main(["run", toy_study(tmp_path, family, data_dir, toys, executor="ray"), "--no-report"]) == 0
-    assert stored(tmp_path / "runs" / toys.TOY_STUDY) == stored(local_run)
+    assert stored_results(tmp_path / "runs" / toys.TOY_STUDY) == stored_results(local_run)
 
 
 def test_a_fresh_ray_worker_knows_the_toys_once_it_imports_the_drivers_extension_modules(ray_instance: None) -> None:
@@ -112,7 +88,7 @@ def test_a_fresh_ray_worker_knows_the_toys_once_it_imports_the_drivers_extension
     def known(modules: list[str]) -> tuple[bool, ...]:
         from merges.registry import method_names
         from robustness.attacks.registry import ATTACKS
-        from robustness.experiment.kinds.base import kinds
+        from robustness.experiment.kinds.registry import kinds
         from robustness.extensions import import_extensions
 
         before = "consensus" in method_names() or "toycase" in ATTACKS

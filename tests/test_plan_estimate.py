@@ -12,7 +12,7 @@ import pytest
 
 from robustness import catalog
 from robustness.cli import main
-from robustness.experiment.kinds.attack import AttackSettings
+from robustness.experiment.kinds.attack import AttackSettings, attack_evaluations
 from robustness.experiment.planning.models import candidate_models, plain_model_id, plain_models
 from robustness.experiment.planning.plan import phase_one, phase_two
 from robustness.experiment.planning.rows import row_parts
@@ -21,10 +21,6 @@ from robustness.experiment.sizing.costs import (
     GPU_BYTES_PER_PARAMETER,
     GPU_DISK_BYTES_PER_S,
     KNOWN_PARAMETERS,
-    PROMPT_WORDS,
-    ROW_TOKENS,
-    Work,
-    attack_evaluations,
     builtin_rates,
     calibrate,
     model_parameters,
@@ -32,6 +28,7 @@ from robustness.experiment.sizing.costs import (
 )
 from robustness.experiment.sizing.estimate import HERE, gpu, load_seconds, plan_units, study_jobs, unit_cost
 from robustness.experiment.sizing.schedule import Job, total_seconds, wall_time
+from robustness.experiment.sizing.work import PROMPT_WORDS, ROW_TOKENS, Work
 from robustness.experiment.spec.config import ExperimentConfig, load_experiment
 from robustness.store import CleanRecord, MergeRecord, Store
 from robustness.store import sqlite as store_sqlite
@@ -208,7 +205,7 @@ def test_work_scales_with_parameters_rows_and_agreement() -> None:
     t = ROW_TOKENS["sst2"]
     # 20 report rows scored, and 20 of them (agreement_n 32, capped at the rows) generated with 10 new tokens.
     expected = 20 * t.own + t.shared + 20 * (t.shared + t.own + 10)
-    assert Work(2.0).of(report.inputs) == pytest.approx(2 * expected)
+    assert report.kind.work(report.inputs, Work(2.0)) == pytest.approx(2 * expected)
 
 
 # ---- the command ------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import pytest
 from robustness.durations import duration
 from robustness.experiment.execution.progress import LineProgress
 from robustness.experiment.execution.resume import Reuse, count_reuse
-from robustness.experiment.kinds.base import Unit, kind_named
+from robustness.experiment.kinds.base import Unit
+from robustness.experiment.kinds.registry import kind_named
 from robustness.experiment.kinds.selection import SelectionInputs
 from robustness.experts.progress import line_advance
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,7 @@ from robustness.cli import main
 from robustness.errors import UserError
 from robustness.experiment.execution.worker import Checkpoints
 from robustness.experiment.executors.ray_cluster import (
-    LOCAL_OBJECT_STORE,
     actor_state,
-    init_ray,
     slots,
     visibility_problem,
 )
@@ -55,14 +52,6 @@ def local_run(tmp_path_factory: pytest.TempPathFactory, family: dict[str, str], 
     root = tmp_path_factory.mktemp("local")
     assert main(["run", write(root, study(root / "runs", family, data_dir), "local")]) == 0
     return root / "runs" / "rerun"
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[None]:
-    """One local Ray instance for this module's in-process runs (the executor uses a connection it finds)."""
-    init_ray(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE)
-    yield
-    ray.shutdown()
 
 
 def count_stored(run_dir: Path) -> int:

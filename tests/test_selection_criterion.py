@@ -42,7 +42,7 @@ def test_a_task_no_expert_improves_is_left_out() -> None:
 
 
 def _clean(model_id: str, dataset: str, metric: float) -> object:
-    from robustness.store.records import CleanRecord
+    from robustness.records import CleanRecord
 
     return CleanRecord.model_construct(model_id=model_id, dataset=dataset, metric=metric, lambdas=[0.5, 0.5])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +108,6 @@ def test_a_replay_before_its_source_is_refused(local_run: Path, tmp_path: Path) 
         unit = Unit(key, replay.KIND, None, TransferInputs.model_validate(inputs))
         with pytest.raises(RuntimeError, match="not stored yet"):
             runner.needed(unit)
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[None]:
-    ray = pytest.importorskip("ray")
-    from robustness.experiment.executors.ray_cluster import LOCAL_OBJECT_STORE, init_ray
-
-    init_ray(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE)
-    yield
-    ray.shutdown()
 
 
 def test_on_ray_replays_wait_for_their_sources_and_store_what_a_local_run_does(

@@ -72,3 +72,17 @@ def run_killed_at_first_attack(monkeypatch: Any, config_path: str) -> None:
     with pytest.raises(RuntimeError, match="killed"):
         main(["run", config_path, "--no-report"])
     monkeypatch.setattr(Worker, "execute", spied)
+
+
+def stored_results(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every finished unit's result with its kind, without what legitimately differs between runs (where weights
+    were, how long a merge took)."""
+    with sqlite3.connect(run_dir / "results.sqlite") as conn:
+        rows = conn.execute("SELECT key, kind, result FROM units WHERE status = 'done'").fetchall()
+    out = {}
+    for key, kind, result in rows:
+        record = json.loads(result)
+        record.pop("path", None)
+        record.get("merge_json", {}).pop("seconds", None)  # wall time of the merge
+        out[key] = {"kind": kind, **record}
+    return out

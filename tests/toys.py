@@ -37,11 +37,12 @@ from robustness.attacks.recipes import (
     unregister_attack,
 )
 from robustness.attacks.text import PromptText
-from robustness.experiment.kinds.base import Context, ModelInputs, Unit, UnitKind, register, unregister
+from robustness.experiment.kinds.base import Context, ModelInputs, Unit, UnitKind
 from robustness.experiment.kinds.common import evaluator, identity_fields
+from robustness.experiment.kinds.registry import register, unregister
 from robustness.experiment.planning.models import ModelSpec
 from robustness.experiment.spec.config import ExperimentConfig
-from robustness.store.records import ModelIdentity
+from robustness.records import ModelIdentity
 
 # ---------------------------------------------------------------- a merge method
 
@@ -153,13 +154,9 @@ class ProbeRecord(ModelIdentity):
     predictions: list[int]
 
 
-class ProbeKind(UnitKind):
-    name = "probe"
-    stored_as = "probe"
-    inputs_type = ProbeInputs
-    record_type = ProbeRecord
-    plan_rank = 5
-    builtin_rate = 3.261e-11  # as a clean unit's
+class ProbeKind(UnitKind, name="probe", inputs_type=ProbeInputs, record_type=ProbeRecord, plan_rank=5,
+                builtin_rate=3.261e-11):  # fmt: skip
+    """One model's accuracy on a few report rows (its rate taken to be a clean unit's)."""
 
     def run(self, unit: Unit, ctx: Context) -> ProbeRecord:
         from robustness.prompts import get_prompt

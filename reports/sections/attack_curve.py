@@ -6,26 +6,24 @@ from __future__ import annotations
 import pandas as pd
 
 from reports import attack_curve, curves
-from reports.document import Block, Figure, Heading, Paragraph
-from reports.section import Section, figures
+from reports.document import Block, Figure
+from reports.section import Section, figures, opening
 from reports.shared import CURVE_POINTS
+
+CURVE_INTRO = (
+    "Every M3 candidate of each method (all α × draws) and the plain merge, attacked on the same curve rows "
+    "(per attack seed, a seeded sample of curve_n report rows; disjoint from the selection rows). Each "
+    "point is the mean over attack seeds with a 95% percentile bootstrap interval over rows (clean and "
+    "attacked prediction of a row resampled together); the plain merge is the dotted reference line, its "
+    "interval the band. These units are not in Table 3 or the effects tables, which use the chosen "
+    "candidate on the attack's own rows."
+)
 
 
 def _render(points: pd.DataFrame) -> list[Block]:
     if points.empty:
         return []
-    blocks: list[Block] = [
-        Heading("Attacked lambda curve"),
-        Paragraph(
-            "Every M3 candidate of each method (all α × draws) and the plain merge, attacked on the same curve rows "
-            "(per attack seed, a seeded sample of curve_n report rows; disjoint from the selection rows). Each "
-            "point is the mean over attack seeds with a 95% percentile bootstrap interval over rows (clean and "
-            "attacked prediction of a row resampled together); the plain merge is the dotted reference line, its "
-            "interval the band. These units are not in Table 3 or the effects tables, which use the chosen "
-            "candidate on the attack's own rows."
-        ),
-        attack_curve.curve_table(points),
-    ]
+    blocks = opening("Attacked lambda curve", CURVE_INTRO, attack_curve.curve_table(points))
     for pair, setting in attack_curve.groups(points):
         mine = points[(points.pair == pair) & (points.setting == setting)]
         label = f"{pair}: {curves.method_text(str(mine['method'].iloc[0]), setting)} + M3"

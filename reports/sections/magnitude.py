@@ -8,9 +8,15 @@ import json
 import pandas as pd
 
 from reports import curves, magnitude
-from reports.document import Block, Figure, Heading, Paragraph
-from reports.section import Inputs, Section, figures
+from reports.document import Block, Figure
+from reports.section import Inputs, Section, figures, opening
 from reports.shared import CURVE_POINTS
+
+AXIS_INTRO = (
+    "The methods with a magnitude axis (methods[i].scales), merged at each scale with every M3 candidate "
+    "and plain, attacked on the curve rows: λ sets the direction of the merge, the scale how far it moves "
+    "from the base. Only the method's own scale enters Table 3 and the effects tables."
+)
 
 
 def _axis(inputs: Inputs) -> pd.DataFrame:
@@ -21,15 +27,7 @@ def _axis(inputs: Inputs) -> pd.DataFrame:
 def _render(axis: pd.DataFrame) -> list[Block]:
     if axis.empty:
         return []
-    blocks: list[Block] = [
-        Heading("Magnitude beside lambda"),
-        Paragraph(
-            "The methods with a magnitude axis (methods[i].scales), merged at each scale with every M3 candidate "
-            "and plain, attacked on the curve rows: λ sets the direction of the merge, the scale how far it moves "
-            "from the base. Only the method's own scale enters Table 3 and the effects tables."
-        ),
-        magnitude.magnitude_table(magnitude.summary(axis)),
-    ]
+    blocks = opening("Magnitude beside lambda", AXIS_INTRO, magnitude.magnitude_table(magnitude.summary(axis)))
     for (pair, configured), mine in axis.groupby(["pair", "configured"], sort=False):
         label = f"{pair}: {curves.method_text(str(mine['method'].iloc[0]), str(configured))}"
         blocks.append(

@@ -9,19 +9,19 @@ from importlib import resources
 
 from rapidfuzz.distance import Levenshtein
 
-from robustness import catalog
 from robustness.attacks.text import PromptText
+from robustness.datasets import DATASETS, DatasetEntry
 from robustness.prompts import PLACEHOLDER
 
 
-def _protected(entry: catalog.DatasetEntry) -> frozenset[str]:
+def _protected(entry: DatasetEntry) -> frozenset[str]:
     words = (*entry.label_words, *entry.attack_protected)
     return frozenset(words) | frozenset(f"{w}'" for w in words)
 
 
 # PromptBench's protected label words (with the trailing-apostrophe forms its segmentation produces), plus the
 # words of the prompt pattern and the placeholder's name.
-PROTECTED: dict[str, frozenset[str]] = {name: _protected(entry) for name, entry in catalog.DATASETS.items()}
+PROTECTED: dict[str, frozenset[str]] = {name: _protected(entry) for name, entry in DATASETS.items()}
 PATTERN_WORDS = frozenset({"content", "question", "answer", "content'", "question'", "answer'"})
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from robustness import catalog
+from robustness.datasets import DATASETS
 from robustness.errors import UserError
 from robustness.paths import DATA_ENV, resolve_data_dir
 
@@ -35,7 +35,7 @@ class DatasetInfo:
     @property
     def label_names(self) -> tuple[str, ...]:
         """Label words, index = label id (robustness.catalog)."""
-        return catalog.DATASETS[self.name].label_words
+        return DATASETS[self.name].label_words
 
 
 LAYOUTS: dict[str, DatasetInfo] = {
@@ -80,13 +80,13 @@ class GlueSplit:
 
     @property
     def label_names(self) -> tuple[str, ...]:
-        return catalog.DATASETS[self.dataset].label_words
+        return DATASETS[self.dataset].label_words
 
 
 def dataset_info(name: str) -> DatasetInfo:
     key = name.strip().lower().replace("-", "")
-    if key not in catalog.DATASETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(catalog.DATASETS)}")
+    if key not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if key not in LAYOUTS:
         raise UserError(f"dataset {name!r} has no GLUE file layout; add one to LAYOUTS in robustness/data/glue.py")
     return LAYOUTS[key]

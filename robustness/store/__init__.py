@@ -1,7 +1,8 @@
-"""The result store of a run: record schemas shared with the runner, deterministic keys, the SQLite file."""
+"""The result store of a run: the SQLite file, with the record schemas (robustness/records.py) and deterministic keys
+(robustness/keys.py) it stores by, re-exported here."""
 
-from robustness.store.keys import canonical_json, config_hash, unit_key
-from robustness.store.records import (
+from robustness.keys import canonical_json, config_hash, unit_key
+from robustness.records import (
     AttackRecord,
     CleanRecord,
     LiveBenchRecord,
@@ -11,10 +12,8 @@ from robustness.store.records import (
     Record,
     SelectionCandidate,
     SelectionRecord,
-    parse_record,
-    record_types,
 )
-from robustness.store.schema import STORE_FILE, DuplicateUnitError, StoreError
+from robustness.store.schema import STORE_FILE, DuplicateUnitError, StoreError, parse_record, record_types
 from robustness.store.sqlite import ConfigEntry, Store, StoredUnit, store_path
 
 __all__ = [

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from robustness.errors import UserError
-from robustness.store.records import INDEXED_FIELDS, record_types
+from robustness.experiment.kinds.registry import stored_kinds
+from robustness.records import INDEXED_FIELDS, Record
 
 STORE_FILE = "results.sqlite"
 SCHEMA_VERSION = "2"
@@ -44,6 +46,25 @@ CREATE INDEX IF NOT EXISTS units_kind_status ON units (kind, status);
 CREATE INDEX IF NOT EXISTS units_model ON units (model_id);
 CREATE INDEX IF NOT EXISTS units_cell ON units (pair, method, m3, dataset, attack, seed);
 """
+
+
+def record_types() -> dict[str, type[Record]]:
+    """The store's kinds and each one's record type, in the order the store lists them: the registered unit kinds'
+    (experiment/kinds/; a replay's records are filed with the attacks')."""
+    return stored_kinds()
+
+
+def parse_record(kind: str, data: Any) -> Record:
+    """Validate `data` (a record or a mapping) as the record type of `kind`."""
+    types = record_types()
+    if kind not in types:
+        raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(types)}")
+    model = types[kind]
+    if isinstance(data, model):
+        return data
+    if isinstance(data, Record):
+        raise ValueError(f"a {type(data).__name__} is not a {kind} record ({model.__name__})")
+    return model.model_validate(data)
 
 
 def schema() -> str:

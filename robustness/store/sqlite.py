@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from robustness import __version__
-from robustness.store.keys import canonical_json, config_hash
-from robustness.store.records import INDEXED_FIELDS, Record, indexed_values, parse_record, record_types
+from robustness.keys import canonical_json, config_hash
+from robustness.records import INDEXED_FIELDS, Record, indexed_values
 from robustness.store.schema import (
     READABLE_SCHEMAS,
     SCHEMA_VERSION,
@@ -42,6 +42,8 @@ from robustness.store.schema import (
     DuplicateUnitError,
     StoreError,
     connect,
+    parse_record,
+    record_types,
     schema,
     statements,
     write_failure,

@@ -205,3 +205,20 @@ def max_abs_diff(a: StateDict, b: StateDict) -> float:
         assert a[n].shape == b[n].shape, (n, a[n].shape, b[n].shape)
         worst = max(worst, float((a[n].double() - b[n].double()).abs().max()))
     return worst
+
+
+def merge_tiny(tiny: dict[str, Path], k: int, method: str, params: dict[str, Any], m3: dict[str, Any],
+               out: Path) -> tuple[dict[str, Any], Any, dict[str, list[float]] | None]:  # fmt: skip
+    """Merge the tiny base and its first `k` experts with the engine; the config, the result and the lambdas M3
+    drew (checked against the documented rule), or None without M3."""
+    from merges import merge
+
+    config = {"base_model": str(tiny["base"]), "models": [str(tiny[f"e{i}"]) for i in range(1, k + 1)],
+              "method": method, "parameters": params, "m3": m3, "seed": 1234, "device": "cpu"}  # fmt: skip
+    result = merge(config, out)
+    lambdas = None
+    if m3["enabled"]:
+        groups = ["global"] if not m3.get("per_block") else ["outside_blocks", "block_0", "block_1", "block_2"]
+        lambdas = dict(zip(groups, expected_lambdas(m3["alpha"], k, m3["seed"], len(groups)), strict=True))
+        assert result.lambdas == lambdas  # recorded, and drawn exactly by the documented rule
+    return config, result, lambdas

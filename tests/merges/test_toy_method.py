@@ -27,7 +27,14 @@ from merges.registry import (
     registered_method,
     unregister_method,
 )
-from tests.merges.reference import StateDict, dare_mask, expected_lambdas, group_of, load_state_dict, max_abs_diff
+from tests.merges.reference import (
+    StateDict,
+    dare_mask,
+    group_of,
+    load_state_dict,
+    max_abs_diff,
+    merge_tiny,
+)
 from tests.toys import CONSENSUS, CONSENSUS_RULE
 
 TOLERANCE = 1e-6
@@ -105,22 +112,7 @@ def test_toy_method_matches_its_dense_formula(
         method, given = "dare", {"drop_rate": drop_rate, "dare_method": "consensus", **params}
     else:
         method, given = "consensus", params
-    config = {
-        "base_model": str(tiny["base"]),
-        "models": [str(e) for e in experts],
-        "method": method,
-        "parameters": given,
-        "m3": m3,
-        "seed": 1234,
-        "device": "cpu",
-    }
-    result = merge(config, tmp_path / "out")
-
-    lambdas = None
-    if m3["enabled"]:
-        groups = ["global"] if not m3.get("per_block") else ["outside_blocks", "block_0", "block_1", "block_2"]
-        lambdas = dict(zip(groups, expected_lambdas(m3["alpha"], k, m3["seed"], len(groups)), strict=True))
-        assert result.lambdas == lambdas
+    _, result, lambdas = merge_tiny(tiny, k, method, given, m3, tmp_path / "out")
     expected, agreed = dense_consensus(
         load_state_dict(tiny["base"]),
         [load_state_dict(e) for e in experts],
@@ -159,12 +151,8 @@ def test_toy_method_differs_from_the_built_in_methods(tiny: dict[str, Path], tmp
 
 # ---------------------------------------------------------------- its parameter is validated
 
-GOOD: dict[str, Any] = {
-    "base_model": "base",
-    "models": ["a", "b"],
-    "method": "consensus",
-    "parameters": {"quorum": 0.6},
-}
+GOOD: dict[str, Any] = {"base_model": "base", "models": ["a", "b"], "method": "consensus"}
+GOOD["parameters"] = {"quorum": 0.6}
 BAD: list[tuple[dict[str, Any], str]] = [
     ({"parameters": {"quorum": 0}}, "parameters.quorum: Input should be greater than 0"),
     ({"parameters": {"quorum": 1.5}}, "parameters.quorum: Input should be less than or equal to 1"),

@@ -30,8 +30,8 @@ from robustness.experiment.planning.models import ModelSpec, candidate_models, p
 from robustness.experiment.planning.plan import chosen_candidates, phase_one, phase_two, plan_study
 from robustness.experiment.planning.rows import row_parts
 from robustness.experiment.spec.config import ExperimentConfig
+from robustness.records import Record
 from robustness.store import Store
-from robustness.store.records import Record
 
 __all__ = ["Checkpoints", "Runner", "resolve_checkpoints", "run_experiment"]
 

@@ -18,8 +18,8 @@ from robustness.experiment.kinds.base import Context, Unit
 from robustness.experiment.kinds.merge import merge_into
 from robustness.experiment.planning.models import ModelSpec
 from robustness.experiment.spec.config import ExperimentConfig
+from robustness.records import Record
 from robustness.store import config_hash
-from robustness.store.records import Record
 
 
 def started_at() -> str:

@@ -17,7 +17,7 @@ from robustness.experiment.execution.worker import Checkpoints
 from robustness.experiment.kinds.base import Unit
 from robustness.experiment.planning.models import ModelSpec
 from robustness.experiment.spec.config import ExperimentConfig
-from robustness.store.records import Record
+from robustness.records import Record
 
 
 @dataclass(frozen=True)

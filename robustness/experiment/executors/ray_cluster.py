@@ -23,8 +23,8 @@ from robustness.experiment.executors.host import Finished
 from robustness.experiment.kinds.base import Unit
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.extensions import extension_modules, import_extensions
+from robustness.records import Record
 from robustness.store import STORE_FILE
-from robustness.store.records import Record
 
 TRIES = 3  # a unit whose worker dies this many times stops the run (it would likely kill the next one too)
 LOCAL_OBJECT_STORE = 200 * 1024**2  # units, rows and records only: weights go through the run folder

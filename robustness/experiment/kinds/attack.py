@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from robustness.catalog import AttackName, DatasetName
 from robustness.experiment.kinds.base import Context, Inputs, ModelInputs, Unit, UnitKind
-from robustness.experiment.kinds.common import evaluator, identity_fields
-from robustness.store.records import AttackRecord
+from robustness.experiment.kinds.common import scoring
+from robustness.records import AttackRecord
 
 if TYPE_CHECKING:
     from robustness.experiment.planning.models import ModelSpec
-    from robustness.experiment.sizing.costs import Work
+    from robustness.experiment.sizing.work import Work
     from robustness.experiment.spec.config import AttackConfig, ExperimentConfig
 
 CURVE: Final = "curve"  # the purpose of the attacked lambda curve's attack units
@@ -54,62 +54,47 @@ class AttackInputs(ModelInputs):
         return data
 
 
-class AttackKind(UnitKind):
-    name = "attack"
-    stored_as = "attack"
-    inputs_type = AttackInputs
-    record_type = AttackRecord
-    plan_rank = 3
-    builtin_rate = 3.047e-11  # seconds per work unit (experiment/sizing/costs.py, the built-in rates)
-
+class AttackKind(UnitKind, name="attack", inputs_type=AttackInputs, record_type=AttackRecord, plan_rank=3,
+                 builtin_rate=3.047e-11):  # fmt: skip
     def claims(self, inputs: Mapping[str, Any]) -> bool:
         return inputs.get("purpose") != TRANSFER
 
     def run(self, unit: Unit, ctx: Context) -> AttackRecord:
         from robustness.attacks.recipes import RunSettings, get_attack
-        from robustness.prompts import get_prompt
 
-        assert unit.model is not None
-        inputs, cfg, worker = unit.inputs_as(AttackInputs), ctx.cfg, ctx.worker
-        spec, data = inputs.attack, worker.data[inputs.dataset]
-        loaded = worker.load(unit.model)
-        recipe = get_attack(spec.attack)
-        generator, similarity = _word_models(unit, loaded, worker.cached(spec.attack)) if recipe.needs_word_models \
-            else (None, None)  # fmt: skip
-        prompt = get_prompt(data.dataset, inputs.prompt, cfg.data_dir)
-        scorer = evaluator(loaded, cfg, data, inputs.rows, inputs.mode)
+        inputs = unit.inputs_as(AttackInputs)
+        spec, recipe = inputs.attack, get_attack(inputs.attack.attack)
+        s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt)
+        generator, similarity = (None, None)
+        if recipe.needs_word_models:
+            generator, similarity = _word_models(unit, s.loaded, ctx.worker.cached(spec.attack))
         settings = RunSettings(seed=inputs.seed, search=spec.search, levenshtein=spec.levenshtein,
                                candidates=spec.candidates, generator=generator, similarity=similarity)  # fmt: skip
-        result = recipe.run(scorer, prompt.text, settings)
-        return AttackRecord.model_validate(
-            dict(
-                **identity_fields(unit.model, cfg, worker.merge_json(unit.model)),
-                dataset=data.dataset,
-                prompt=prompt.name,
-                attack=spec.attack,
-                search=result.search,
-                seed=inputs.seed,
-                metric_name=scorer.metric_name,
-                clean_metric=result.clean.metric,
-                attacked_metric=result.attacked.metric,
-                pdr=result.pdr,
-                attacked_prompt=result.attacked_prompt,
-                queries=result.queries,
-                indices=list(inputs.rows),
-                labels=scorer.labels,
-                clean_predictions=list(result.clean.predictions),
-                attacked_predictions=list(result.attacked.predictions),
-                generator=result.generator,
-                similarity_encoder=result.similarity_encoder,
-            )
-        )
+        result = recipe.run(s.scorer, s.prompt.text, settings)
+        fields = dict(**s.fields(unit, ctx), attack=spec.attack, search=result.search, seed=inputs.seed,
+                      clean_metric=result.clean.metric, attacked_metric=result.attacked.metric, pdr=result.pdr,
+                      attacked_prompt=result.attacked_prompt, queries=result.queries,
+                      clean_predictions=list(result.clean.predictions),
+                      attacked_predictions=list(result.attacked.predictions), generator=result.generator,
+                      similarity_encoder=result.similarity_encoder)  # fmt: skip
+        return AttackRecord.model_validate(fields)
 
     def work(self, inputs: AttackInputs, work: Work) -> float:
-        from robustness.experiment.sizing.costs import PROMPT_WORDS, attack_evaluations
+        from robustness.experiment.sizing.work import PROMPT_WORDS
 
         evaluations = attack_evaluations(inputs.attack, work.words.get(inputs.dataset, max(PROMPT_WORDS.values())))
         return work.parameters * evaluations * work.evaluation(inputs.dataset, len(inputs.rows), inputs.mode,
                                                                work.max_new_tokens)  # fmt: skip
+
+
+def attack_evaluations(settings: AttackSettings, words: int) -> int:
+    """Prompt evaluations that reach the model in one attack unit, at most (a filtered or repeated candidate is
+    not evaluated), as the attack's recipe counts them (robustness/attacks/recipe.py): the clean prompt, the greedy
+    search's importance ranking (one per modifiable word), then each visited position's candidates."""
+    from robustness.attacks.recipes import RunSettings, get_attack
+
+    run = RunSettings(search=settings.search, candidates=settings.candidates)
+    return get_attack(settings.attack).max_evaluations(words, run)
 
 
 def _word_models(unit: Unit, loaded: Any, cache: dict[str, Any]) -> tuple[Any, Any]:

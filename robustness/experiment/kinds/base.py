@@ -1,32 +1,32 @@
-"""The unit-kind protocol: what every kind of unit declares, the one `Unit` type, and the registry of kinds.
+"""The unit-kind protocol: what every kind of unit declares, the one `Unit` type, and what a kind's run sees.
 
 A kind (one module each under experiment/kinds/) declares its typed inputs, the record it stores, what it needs
 (other units' stored records, a loaded model), how it runs, and its work for `m3r plan`. The planner, both
-executors, the cost model, the store and the report learn of kinds from this registry; a kind's name is written in
-its own module only. Adding a kind is one module and one `register` call (docs/architecture.md).
+executors, the cost model, the store and the report learn of kinds from the registry (experiment/kinds/registry.py);
+a kind's name is written in its own module only. Adding a kind is one module and one `register` call
+(docs/architecture.md).
 
 Nothing here imports model code: a kind imports it inside `run`, so commands that run no model stay light.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from robustness.store.keys import unit_key
+from robustness.experiment.planning.models import ModelRef, ModelSpec
+from robustness.keys import unit_key
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from robustness.data.glue import GlueSplit
-    from robustness.experiment.planning.models import ModelSpec
-    from robustness.experiment.sizing.costs import Work
+    from robustness.experiment.sizing.work import Work
     from robustness.experiment.spec.config import ExperimentConfig
-    from robustness.store.records import Record
+    from robustness.records import Record
 
 
 class Inputs(BaseModel):
@@ -37,14 +37,6 @@ class Inputs(BaseModel):
     def payload(self) -> dict[str, Any]:
         """The plain data the unit key hashes and the store keeps."""
         return self.model_dump(mode="json")
-
-
-class ModelRef(Inputs):
-    """The model a unit works on: a merge (its merge config, with model names instead of paths) or a reference."""
-
-    model_id: str
-    merge: dict[str, Any] | None = None
-    reference: str | None = None
 
 
 class ModelInputs(Inputs):
@@ -114,7 +106,11 @@ class Context:
 
 
 class UnitKind:
-    """One kind of unit. Subclasses set the class attributes and implement `run` and `work`."""
+    """One kind of unit. A subclass declares what it is in its class statement and implements `run` and `work`:
+
+        class CleanKind(UnitKind, name="clean", inputs_type=CleanInputs, record_type=CleanRecord, plan_rank=1): ...
+
+    (`stored_as` defaults to the name)."""
 
     name: ClassVar[str]  # the kind's own name (the registry's key)
     stored_as: ClassVar[str]  # the store's kind for its records, and its keys' prefix (a replay is filed as an attack)
@@ -125,6 +121,24 @@ class UnitKind:
     disk_bound: ClassVar[bool] = False  # its work is reading and writing weights (on a GPU machine: the disk's speed)
     plan_rank: ClassVar[int] = 0  # where `m3r plan` lists its stored kind (merges, scores, selections, attacks, ...)
     builtin_rate: ClassVar[float] = 0.0  # seconds per work unit on the calibration machine (sizing/costs.py)
+
+    def __init_subclass__(cls, **declared: Any) -> None:
+        unknown = sorted(set(declared) - set(UnitKind.__annotations__))
+        if unknown:
+            raise TypeError(f"{cls.__name__}: a unit kind declares none of {unknown}")
+        for attribute, value in declared.items():
+            setattr(cls, attribute, value)
+        if "name" in declared and "stored_as" not in declared:
+            cls.stored_as = declared["name"]
+
+    def __eq__(self, other: object) -> bool:  # one instance per kind; a copy (pickled to a Ray actor) is the same kind
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__qualname__)
+
+    def __repr__(self) -> str:
+        return f"<unit kind {self.name}>"
 
     def key(self, inputs: Inputs, label: str) -> str:
         return unit_key(self.stored_as, inputs.payload(), label)
@@ -159,92 +173,3 @@ class UnitKind:
         """The unit's work in the cost model's units (experiment/sizing/costs.py): a rate per stored kind times it
         is its time."""
         raise NotImplementedError
-
-
-_REGISTRY: dict[str, UnitKind] = {}
-
-
-def register(kind: UnitKind) -> UnitKind:
-    """Add a kind (refused when its name is taken, or its stored kind's record type differs from the one there)."""
-    if kind.name in _REGISTRY and type(_REGISTRY[kind.name]) is not type(kind):
-        raise ValueError(f"a unit kind named {kind.name!r} is registered already")
-    for other in _REGISTRY.values():
-        if other.stored_as == kind.stored_as and other.record_type is not kind.record_type:
-            raise ValueError(f"kind {kind.name!r} files {kind.stored_as!r} records as {kind.record_type.__name__}, "
-                             f"but {other.name!r} files them as {other.record_type.__name__}")  # fmt: skip
-    _REGISTRY[kind.name] = kind
-    return kind
-
-
-def unregister(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-@contextmanager
-def registered(kind: UnitKind) -> Iterator[UnitKind]:
-    """The kind registered for the duration of a `with` block (tests)."""
-    register(kind)
-    try:
-        yield kind
-    finally:
-        unregister(kind.name)
-
-
-def _builtins() -> dict[str, UnitKind]:
-    import robustness.experiment.kinds  # noqa: F401  (registers the built-in kinds)
-
-    return _REGISTRY
-
-
-def kinds() -> list[UnitKind]:
-    """Every registered kind, in registration order (the built-ins first)."""
-    return list(_builtins().values())
-
-
-def kind_named(name: str) -> UnitKind:
-    found = _builtins().get(name)
-    if found is None:
-        raise ValueError(f"unknown unit kind {name!r}; known: {', '.join(_REGISTRY)}")
-    return found
-
-
-def stored_kinds() -> dict[str, type[Record]]:
-    """The store's kinds and their record types, in registration order."""
-    out: dict[str, type[Record]] = {}
-    for kind in kinds():
-        out.setdefault(kind.stored_as, kind.record_type)
-    return out
-
-
-def plan_order() -> list[str]:
-    """The stored kinds as `m3r plan` lists them."""
-    ranks: dict[str, int] = {}
-    for kind in kinds():
-        ranks.setdefault(kind.stored_as, kind.plan_rank)
-    return sorted(ranks, key=lambda name: ranks[name])
-
-
-def model_kinds() -> set[str]:
-    """The stored kinds whose work runs the model (a faster device speeds them up)."""
-    return {k.stored_as for k in kinds() if k.runs_model}
-
-
-def stored_kind(stored_as: str, inputs: Mapping[str, Any]) -> UnitKind:
-    """The kind of a stored unit, from its stored kind and inputs."""
-    for kind in kinds():
-        if kind.stored_as == stored_as and kind.claims(inputs):
-            return kind
-    raise ValueError(f"no registered unit kind files {stored_as!r} records with these inputs")
-
-
-def kind_of(inputs: Inputs) -> UnitKind:
-    """The kind whose inputs have this type."""
-    for kind in kinds():
-        if type(inputs) is kind.inputs_type:
-            return kind
-    raise ValueError(f"no registered unit kind takes {type(inputs).__name__}")
-
-
-def parse_inputs(stored_as: str, inputs: Mapping[str, Any]) -> Inputs:
-    """Stored inputs as their kind's type."""
-    return stored_kind(stored_as, inputs).inputs_type.model_validate(inputs)

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from robustness.catalog import DatasetName
 from robustness.experiment.kinds.base import Context, ModelInputs, Unit, UnitKind
-from robustness.experiment.kinds.common import evaluator, identity_fields
-from robustness.store.records import CleanRecord
+from robustness.experiment.kinds.common import evaluator, scoring
+from robustness.records import CleanRecord
 
 if TYPE_CHECKING:
     from robustness.experiment.planning.models import ModelSpec
-    from robustness.experiment.sizing.costs import Work
+    from robustness.experiment.sizing.work import Work
     from robustness.experiment.spec.config import ExperimentConfig
 
 
@@ -31,49 +31,24 @@ class CleanInputs(ModelInputs):
     max_new_tokens: int
 
 
-class CleanKind(UnitKind):
-    name = "clean"
-    stored_as = "clean"
-    inputs_type = CleanInputs
-    record_type = CleanRecord
-    plan_rank = 1
-    builtin_rate = 3.261e-11  # seconds per work unit (experiment/sizing/costs.py, the built-in rates)
-
+class CleanKind(UnitKind, name="clean", inputs_type=CleanInputs, record_type=CleanRecord, plan_rank=1,
+                builtin_rate=3.261e-11):  # fmt: skip
     def run(self, unit: Unit, ctx: Context) -> CleanRecord:
-        from robustness.prompts import get_prompt
-
-        assert unit.model is not None
-        inputs, cfg, worker = unit.inputs_as(CleanInputs), ctx.cfg, ctx.worker
-        data = worker.data[inputs.dataset]
-        loaded = worker.load(unit.model)
-        prompt = get_prompt(data.dataset, inputs.prompt, cfg.data_dir)
-        scorer = evaluator(loaded, cfg, data, inputs.rows, inputs.mode)
-        outcome = scorer(prompt.text)
+        inputs = unit.inputs_as(CleanInputs)
+        s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt)
+        outcome = s.scorer(s.prompt.text)
         agreement = None
         if inputs.agreement_n:
             # Score mode stands in for PromptBench's generated answers only when the model answers with the label
             # word first: measure how often the two modes agree, per model.
             sub = inputs.rows[: inputs.agreement_n]
             other = "generate" if inputs.mode == "score" else "score"
-            theirs = evaluator(loaded, cfg, data, sub, other)(prompt.text).predictions
+            theirs = evaluator(s.loaded, ctx.cfg, s.data, sub, other)(s.prompt.text).predictions
             agreement = sum(a == b for a, b in zip(outcome.predictions, theirs, strict=False)) / len(sub)
-        return CleanRecord.model_validate(
-            dict(
-                **identity_fields(unit.model, cfg, worker.merge_json(unit.model)),
-                dataset=data.dataset,
-                split=inputs.split,
-                prompt=prompt.name,
-                mode=inputs.mode,
-                metric_name=scorer.metric_name,
-                metric=outcome.metric,
-                accuracy=outcome.accuracy,
-                n=len(inputs.rows),
-                indices=list(inputs.rows),
-                labels=scorer.labels,
-                predictions=list(outcome.predictions),
-                agreement=agreement,
-            )
-        )
+        fields = dict(**s.fields(unit, ctx), split=inputs.split, mode=inputs.mode, metric=outcome.metric,
+                      accuracy=outcome.accuracy, n=len(inputs.rows), predictions=list(outcome.predictions),
+                      agreement=agreement)  # fmt: skip
+        return CleanRecord.model_validate(fields)
 
     def work(self, inputs: CleanInputs, work: Work) -> float:
         rows = len(inputs.rows)

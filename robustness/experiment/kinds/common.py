@@ -1,8 +1,9 @@
-"""What the kinds that work on a model share: the identity fields every model record starts with, and the prompt
-evaluator a unit scores its rows with."""
+"""What the kinds that work on a model share: the identity fields every model record starts with, and what a unit
+that scores a prompt on rows works with (`Scoring`: the split, the loaded model, the prompt, an evaluator)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from merges.registry import combiner_of
@@ -11,8 +12,10 @@ from robustness import catalog
 if TYPE_CHECKING:
     from robustness.data.glue import GlueSplit
     from robustness.evaluate import PromptEvaluator
+    from robustness.experiment.kinds.base import Context, Unit
     from robustness.experiment.planning.models import ModelSpec
     from robustness.experiment.spec.config import ExperimentConfig
+    from robustness.prompts import Prompt
 
 
 def identity_fields(model: ModelSpec, cfg: ExperimentConfig, merge_json: dict[str, Any] | None) -> dict[str, Any]:
@@ -41,3 +44,37 @@ def evaluator(loaded: Any, cfg: ExperimentConfig, data: GlueSplit, rows: list[in
 
     return evaluator_for(loaded, data, rows, mode=mode, chat=cfg.eval.chat,  # type: ignore[arg-type]
                          max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A unit's model loaded on its worker, its dataset's split, the study's prompt, and an evaluator on its rows."""
+
+    data: GlueSplit
+    loaded: Any
+    prompt: Prompt
+    scorer: PromptEvaluator
+
+    def fields(self, unit: Unit, ctx: Context) -> dict[str, Any]:
+        """The fields every scored record shares: the model's identity, the dataset, the prompt's name, the metric's
+        name, the rows and their labels."""
+        assert unit.model is not None
+        return dict(
+            **identity_fields(unit.model, ctx.cfg, ctx.worker.merge_json(unit.model)),
+            dataset=self.data.dataset,
+            prompt=self.prompt.name,
+            metric_name=self.scorer.metric_name,
+            indices=list(self.scorer.indices),
+            labels=self.scorer.labels,
+        )
+
+
+def scoring(unit: Unit, ctx: Context, dataset: str, rows: list[int], mode: str, prompt: str) -> Scoring:
+    """Load the unit's model on the worker and set up the evaluator of `prompt` (the study's, by name) on `rows`."""
+    from robustness.prompts import get_prompt
+
+    assert unit.model is not None
+    data = ctx.worker.data[dataset]
+    loaded = ctx.worker.load(unit.model)
+    found = get_prompt(data.dataset, prompt, ctx.cfg.data_dir)
+    return Scoring(data, loaded, found, evaluator(loaded, ctx.cfg, data, rows, mode))

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 from robustness.experiment.kinds.base import Context, ModelInputs, Unit, UnitKind
 from robustness.experiment.kinds.common import identity_fields
-from robustness.store.records import LiveBenchRecord, QuestionScore
+from robustness.records import LiveBenchRecord, QuestionScore
 
 if TYPE_CHECKING:
     from robustness.experiment.planning.models import ModelSpec
-    from robustness.experiment.sizing.costs import Work
+    from robustness.experiment.sizing.work import Work
     from robustness.experiment.spec.config import ExperimentConfig
 
 ANSWERS = "livebench-answers"  # the folder under the run folder that holds the answers being generated
@@ -28,14 +28,8 @@ class LiveBenchInputs(ModelInputs):
     max_new_tokens: int
 
 
-class LiveBenchKind(UnitKind):
-    name = "livebench"
-    stored_as = "livebench"
-    inputs_type = LiveBenchInputs
-    record_type = LiveBenchRecord
-    plan_rank = 4
-    builtin_rate = 5.536e-11  # seconds per work unit (experiment/sizing/costs.py, the built-in rates)
-
+class LiveBenchKind(UnitKind, name="livebench", inputs_type=LiveBenchInputs, record_type=LiveBenchRecord,
+                    plan_rank=4, builtin_rate=5.536e-11):  # fmt: skip
     def run(self, unit: Unit, ctx: Context) -> LiveBenchRecord:
         from robustness.livebench.answers import read_answers
         from robustness.livebench.generate import generate_answers, model_generator
@@ -65,7 +59,7 @@ class LiveBenchKind(UnitKind):
         )
 
     def work(self, inputs: LiveBenchInputs, work: Work) -> float:
-        from robustness.experiment.sizing.costs import QUESTION_TOKENS
+        from robustness.experiment.sizing.work import QUESTION_TOKENS
 
         return work.parameters * inputs.n * (QUESTION_TOKENS + inputs.max_new_tokens)
 

@@ -12,26 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from robustness.experiment.kinds.base import Context, ModelInputs, Unit, UnitKind
 from robustness.experiment.kinds.common import identity_fields
-from robustness.store.records import MergeRecord
+from robustness.records import MergeRecord
 
 if TYPE_CHECKING:
     from robustness.experiment.planning.models import ModelSpec
-    from robustness.experiment.sizing.costs import Work
+    from robustness.experiment.sizing.work import Work
 
 
 class MergeInputs(ModelInputs):
     pass
 
 
-class MergeKind(UnitKind):
-    name = "merge"
-    stored_as = "merge"
-    inputs_type = MergeInputs
-    record_type = MergeRecord
-    runs_model = False  # it reads and writes every weight: a faster device does not speed it up
-    disk_bound = True
-    plan_rank = 0
-    builtin_rate = 1.092e-08  # seconds per work unit (experiment/sizing/costs.py, the built-in rates)
+class MergeKind(UnitKind, name="merge", inputs_type=MergeInputs, record_type=MergeRecord, runs_model=False,
+                disk_bound=True, plan_rank=0, builtin_rate=1.092e-08):  # fmt: skip
+    """Merging reads and writes every weight: a faster device does not speed it up (`runs_model=False`)."""
 
     def run(self, unit: Unit, ctx: Context) -> MergeRecord:
         assert unit.model is not None

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from robustness.experiment.kinds.attack import TRANSFER, AttackInputs
 from robustness.experiment.kinds.base import Context, Unit, UnitKind
-from robustness.experiment.kinds.common import evaluator, identity_fields
-from robustness.store.records import AttackRecord
+from robustness.experiment.kinds.common import scoring
+from robustness.records import AttackRecord
 
 if TYPE_CHECKING:
     from robustness.experiment.planning.models import ModelSpec
-    from robustness.experiment.sizing.costs import Work
+    from robustness.experiment.sizing.work import Work
 
 
 class TransferInputs(AttackInputs):
@@ -29,14 +29,8 @@ class TransferInputs(AttackInputs):
         return self.model_dump(mode="json")
 
 
-class ReplayKind(UnitKind):
-    name = "replay"
-    stored_as = "attack"
-    inputs_type = TransferInputs
-    record_type = AttackRecord
-    plan_rank = 3
-    builtin_rate = 3.047e-11  # seconds per work unit (experiment/sizing/costs.py, the built-in rates)
-
+class ReplayKind(UnitKind, name="replay", stored_as="attack", inputs_type=TransferInputs, record_type=AttackRecord,
+                 plan_rank=3, builtin_rate=3.047e-11):  # fmt: skip
     def claims(self, inputs: Mapping[str, Any]) -> bool:
         return inputs.get("purpose") == TRANSFER
 
@@ -45,47 +39,25 @@ class ReplayKind(UnitKind):
 
     def run(self, unit: Unit, ctx: Context) -> AttackRecord:
         from robustness.metrics import pdr
-        from robustness.prompts import get_prompt
 
-        assert unit.model is not None
-        inputs, cfg, worker = unit.inputs_as(TransferInputs), ctx.cfg, ctx.worker
+        inputs = unit.inputs_as(TransferInputs)
         if inputs.source not in ctx.needed:
             raise ValueError(f"unit {unit.key} replays {inputs.source}, whose record was not passed")
         source = AttackRecord.model_validate(ctx.needed[inputs.source])
-        data = worker.data[inputs.dataset]
-        loaded = worker.load(unit.model)
+        s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt)
         if list(source.indices) != list(inputs.rows) or source.dataset != inputs.dataset:
             raise ValueError(
                 f"unit {unit.key}: its source {inputs.source} attacked other rows ({source.dataset}); "
                 "the store does not match the plan, so rerun the study to plan the replay again"
             )
-        prompt = get_prompt(data.dataset, inputs.prompt, cfg.data_dir)
-        scorer = evaluator(loaded, cfg, data, inputs.rows, inputs.mode)
-        clean, attacked = scorer(prompt.text), scorer(source.attacked_prompt)
-        return AttackRecord.model_validate(
-            dict(
-                **identity_fields(unit.model, cfg, worker.merge_json(unit.model)),
-                dataset=data.dataset,
-                prompt=prompt.name,
-                attack=inputs.attack.attack,
-                search=source.search,
-                seed=inputs.seed,
-                metric_name=scorer.metric_name,
-                clean_metric=clean.metric,
-                attacked_metric=attacked.metric,
-                pdr=pdr(clean.metric, attacked.metric),
-                attacked_prompt=source.attacked_prompt,
-                queries=1,
-                indices=list(inputs.rows),
-                labels=scorer.labels,
-                clean_predictions=list(clean.predictions),
-                attacked_predictions=list(attacked.predictions),
-                generator=source.generator,
-                similarity_encoder=source.similarity_encoder,
-                source_key=inputs.source,
-                source_model_id=source.model_id,
-            )
-        )
+        clean, attacked = s.scorer(s.prompt.text), s.scorer(source.attacked_prompt)
+        fields = dict(**s.fields(unit, ctx), attack=inputs.attack.attack, search=source.search, seed=inputs.seed,
+                      clean_metric=clean.metric, attacked_metric=attacked.metric,
+                      pdr=pdr(clean.metric, attacked.metric), attacked_prompt=source.attacked_prompt, queries=1,
+                      clean_predictions=list(clean.predictions), attacked_predictions=list(attacked.predictions),
+                      generator=source.generator, similarity_encoder=source.similarity_encoder,
+                      source_key=inputs.source, source_model_id=source.model_id)  # fmt: skip
+        return AttackRecord.model_validate(fields)
 
     def work(self, inputs: TransferInputs, work: Work) -> float:
         """The clean and the source's attacked prompt, once each."""

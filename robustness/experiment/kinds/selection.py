@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from robustness.experiment.kinds.base import Context, Inputs, Unit, UnitKind
 from robustness.experiment.kinds.common import identity_fields
 from robustness.experiment.kinds.criterion import describe, rank_candidate
-from robustness.store.records import CleanRecord, SelectionCandidate, SelectionRecord
+from robustness.records import CleanRecord, SelectionCandidate, SelectionRecord
 
 if TYPE_CHECKING:
     from robustness.experiment.planning.models import ModelSpec
-    from robustness.experiment.sizing.costs import Work
+    from robustness.experiment.sizing.work import Work
     from robustness.experiment.spec.config import ExperimentConfig, MethodConfig
 
 
@@ -35,16 +35,8 @@ class SelectionInputs(Inputs):
         return self.criterion or "mean_metric"
 
 
-class SelectionKind(UnitKind):
-    name = "selection"
-    stored_as = "selection"
-    inputs_type = SelectionInputs
-    record_type = SelectionRecord
-    on_model = False
-    runs_model = False
-    plan_rank = 2
-    builtin_rate = 0.354  # seconds per work unit (experiment/sizing/costs.py, the built-in rates)
-
+class SelectionKind(UnitKind, name="selection", inputs_type=SelectionInputs, record_type=SelectionRecord,
+                    on_model=False, runs_model=False, plan_rank=2, builtin_rate=0.354):  # fmt: skip
     def needs(self, unit: Unit) -> list[str]:
         inputs = unit.inputs_as(SelectionInputs)
         return [*inputs.candidates, *(inputs.references or [])]

@@ -7,8 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from robustness.experiment.kinds.base import ModelRef
+from pydantic import BaseModel, ConfigDict
+
 from robustness.experiment.spec.config import ExperimentConfig, MethodConfig
+
+
+class ModelRef(BaseModel):
+    """The model a unit works on, as its inputs name it: a merge (its merge config, with model names instead of
+    paths) or a reference."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_id: str
+    merge: dict[str, Any] | None = None
+    reference: str | None = None
+
 
 REFERENCE = "reference"  # the base and the experts, evaluated on the report rows for the clean-score table
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from robustness.experiment.kinds.attack import attack_units
-from robustness.experiment.kinds.base import Unit, kinds
+from robustness.experiment.kinds.base import Unit
 from robustness.experiment.kinds.clean import clean_unit
 from robustness.experiment.kinds.livebench import livebench_units
 from robustness.experiment.kinds.merge import merge_unit
+from robustness.experiment.kinds.registry import kinds
 from robustness.experiment.kinds.replay import replay_unit
 from robustness.experiment.kinds.selection import SelectionInputs, selection_unit
 from robustness.experiment.planning.models import (
@@ -37,7 +38,7 @@ from robustness.experiment.planning.models import (
     transfer_experts,
 )
 from robustness.experiment.spec.config import ExperimentConfig
-from robustness.store.records import Record, SelectionRecord
+from robustness.records import Record, SelectionRecord
 
 Rows = dict[str, tuple[list[int], list[int]]]  # dataset -> (selection rows, report rows)
 

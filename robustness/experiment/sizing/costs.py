@@ -1,14 +1,5 @@
-"""What one unit costs, for `m3r plan`: its work in units that scale with the model and the settings, times a rate
+"""What one unit costs, for `m3r plan`: its work (experiment/sizing/work.py, as each kind counts it) times a rate
 per kind measured on a finished run. Pure arithmetic, plus reading a finished run's store for the rates.
-
-Work per unit (`Work.of`):
-- merge: parameters x checkpoints read and written (the base, each expert, the merged model);
-- clean: parameters x tokens the model runs. Score mode runs each row's own tokens (the prefix every row shares,
-  chat template and instruction, once per evaluation); generate mode runs each row's whole text plus
-  `max_new_tokens`. On the report rows score mode also generates on `agreement_n` rows;
-- attack: one evaluation's tokens (as clean) x the prompt evaluations its search makes (`attack_evaluations`);
-- livebench: parameters x questions x (question tokens + `max_new_tokens`);
-- selection: 1 (it compares stored scores on the driver).
 
 A model load costs parameters x `LOAD_SECONDS_PER_PARAMETER`. Rates are seconds per work unit on the machine that
 ran the calibration run; a GPU's speed-up applies to the kinds that run the model (clean, attack, livebench), not
@@ -20,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -28,32 +19,11 @@ from pydantic import ValidationError
 
 from robustness.errors import UserError
 from robustness.experiment.kinds import clean
-from robustness.experiment.kinds.attack import AttackSettings
-from robustness.experiment.kinds.base import Inputs, kind_of, kinds, parse_inputs, plan_order
+from robustness.experiment.kinds.base import Inputs
+from robustness.experiment.kinds.registry import kind_of, kinds, parse_inputs, plan_order
+from robustness.experiment.sizing.work import PROMPT_WORDS, Work
 from robustness.experiment.spec.config import ExperimentConfig
 
-
-@dataclass(frozen=True)
-class RowTokens:
-    """A dataset's rows in tokens, as the evaluator feeds them: the prefix every row shares (chat template and the
-    prompt's instruction) and the mean of what follows it (the sentence, the answer cue, the template's end)."""
-
-    shared: int
-    own: float
-
-
-# Measured 2026-12-02 with the SmolLM2-135M-Instruct tokenizer and chat template, prompt task_oriented:0, on every
-# row of each validation split. Other tokenizers and prompts are assumed to give the same counts.
-ROW_TOKENS: dict[str, RowTokens] = {
-    "sst2": RowTokens(shared=45, own=34.28),  # 872 rows
-    "cola": RowTokens(shared=52, own=18.75),  # 1,043 rows
-}
-# Modifiable words (not protected, not stopwords) of prompt task_oriented:0: the count an attack's greedy search
-# ranks and visits, used when the prompt itself cannot be read (no local data root).
-PROMPT_WORDS: dict[str, int] = {"sst2": 5, "cola": 7}
-# Mean question length in tokens of the four instruction-following LiveBench tasks (the data root's 400 questions,
-# SmolLM2 tokenizer and chat template), assumed for every task.
-QUESTION_TOKENS = 449
 # Loading a model: the built-in SmolLM2-135M (134.5M parameters, float32 safetensors) loaded in 0.18-0.39 s on the
 # calibration machine (4 loads, files in the page cache), 2026-12-02.
 LOAD_SECONDS_PER_PARAMETER = 0.3 / 134_515_008
@@ -99,42 +69,6 @@ def builtin_rates() -> Rates:
     return Rates({k: rates[k] for k in plan_order()}, BUILTIN_SOURCE)
 
 
-def attack_evaluations(settings: AttackSettings, words: int) -> int:
-    """Prompt evaluations that reach the model in one attack unit, at most (a filtered or repeated candidate is
-    not evaluated), as the attack's recipe counts them (robustness/attacks/recipe.py): the clean prompt, the greedy
-    search's importance ranking (one per modifiable word), then each visited position's candidates."""
-    from robustness.attacks.recipes import RunSettings, get_attack
-
-    run = RunSettings(search=settings.search, candidates=settings.candidates)
-    return get_attack(settings.attack).max_evaluations(words, run)
-
-
-@dataclass(frozen=True)
-class Work:
-    """How much work a unit holds, for one study's model size and prompt."""
-
-    parameters: float
-    words: Mapping[str, int] = field(default_factory=lambda: dict(PROMPT_WORDS))
-    max_new_tokens: int = 10  # eval.max_new_tokens: generate mode's budget (attacks in generate mode too)
-
-    def evaluation(self, dataset: str, rows: int, mode: str, max_new_tokens: int) -> float:
-        """Tokens the model runs for one prompt evaluated on `rows` rows."""
-        t = row_tokens(dataset)
-        if mode == "score":
-            return rows * t.own + t.shared
-        return rows * (t.shared + t.own + max_new_tokens)
-
-    def of(self, inputs: Inputs) -> float:
-        """The work of a unit with these inputs, as its kind counts it (experiment/kinds/)."""
-        return kind_of(inputs).work(inputs, self)
-
-
-def row_tokens(dataset: str) -> RowTokens:
-    if dataset not in ROW_TOKENS:
-        raise ValueError(f"no token counts for dataset {dataset!r}: measure them and add them to ROW_TOKENS")
-    return ROW_TOKENS[dataset]
-
-
 @dataclass(frozen=True)
 class Timed:
     """A finished unit as a calibration reads it: its kind, its inputs and how long it ran."""
@@ -153,7 +87,7 @@ def fit_rates(units: Iterable[Timed], work: Work, source: str, fallback: Rates |
     amount: dict[str, float] = dict.fromkeys(names, 0.0)
     for unit in units:
         seconds[unit.kind] += unit.seconds
-        amount[unit.kind] += work.of(unit.inputs)
+        amount[unit.kind] += kind_of(unit.inputs).work(unit.inputs, work)
     rates, notes = {}, []
     for kind in names:
         if amount[kind] > 0 and seconds[kind] > 0:

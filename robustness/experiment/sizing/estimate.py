@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from robustness.experiment.kinds.base import Unit, plan_order
+from robustness.experiment.kinds.base import Unit
+from robustness.experiment.kinds.registry import plan_order
 from robustness.experiment.planning.models import REFERENCE, ModelSpec, candidate_models, plain_model_id
 from robustness.experiment.planning.plan import phase_one, phase_two
 from robustness.experiment.sizing.costs import (
@@ -28,14 +29,13 @@ from robustness.experiment.sizing.costs import (
     GPU_BYTES_PER_PARAMETER,
     GPU_DISK_BYTES_PER_S,
     LOAD_SECONDS_PER_PARAMETER,
-    QUESTION_TOKENS,
     ModelSize,
     Rates,
-    Work,
     model_parameters,
     prompt_words,
 )
 from robustness.experiment.sizing.schedule import Job, total_seconds, wall_time
+from robustness.experiment.sizing.work import QUESTION_TOKENS, Work
 from robustness.experiment.spec.config import ExperimentConfig
 
 
@@ -173,7 +173,7 @@ def unit_cost(rates: Rates, work: Work, device: Device) -> Callable[[Unit], floa
     """A unit's seconds on `device`."""
 
     def cost(unit: Unit) -> float:
-        amount = work.of(unit.inputs)
+        amount = unit.kind.work(unit.inputs, work)
         if unit.kind.disk_bound and device.disk is not None:  # parameters x checkpoints, as bytes moved
             return amount * device.bytes_per_parameter / device.disk
         seconds = rates.seconds[unit.stored_as] * amount

@@ -24,6 +24,12 @@ OPTIONAL_ATTACK_KEYS = ("curve_n",)
 AXIS_MARK = "@"  # a magnitude-axis setting's name: the configured method's name, "@", the scale (`task_arithmetic@0.5`)
 
 
+def _each_once(cls: Any, values: list[Any], info: ValidationInfo) -> list[Any]:
+    """A list field's validator: every item differs (an item is named by its field, `datasets` -> dataset)."""
+    _unique(values, str(info.field_name).removesuffix("s"))
+    return values
+
+
 def _unique(values: Sequence[Any], what: str) -> None:
     """A value listed twice would plan the same units twice (the store refuses the second): say which."""
     seen = [v for i, v in enumerate(values) if v in values[:i]]
@@ -149,11 +155,7 @@ class EvalConfig(Frozen):
     max_new_tokens: int = Field(default=10, gt=0)
     batch_size: int | None = Field(default=None, gt=0)
 
-    @field_validator("datasets")
-    @classmethod
-    def _once(cls, datasets: list[str]) -> list[str]:
-        _unique(datasets, "dataset")
-        return datasets
+    _once = field_validator("datasets")(_each_once)
 
 
 class AttackConfig(Frozen):
@@ -172,11 +174,7 @@ class AttackConfig(Frozen):
     # over draws"). None: off, no curve units (and the stored config leaves the key out, as before it existed).
     curve_n: int | None = Field(default=None, gt=0)
 
-    @field_validator("datasets", "seeds")
-    @classmethod
-    def _once(cls, values: list[Any], info: ValidationInfo) -> list[Any]:
-        _unique(values, str(info.field_name).removesuffix("s"))
-        return values
+    _once = field_validator("datasets", "seeds")(_each_once)
 
     @model_validator(mode="after")
     def _settings_apply(self) -> AttackConfig:
@@ -202,11 +200,7 @@ class TransferConfig(Frozen):
 
     sources: list[TransferSource] = Field(default=["experts", "plain"], min_length=1)
 
-    @field_validator("sources")
-    @classmethod
-    def _once(cls, sources: list[str]) -> list[str]:
-        _unique(sources, "source")
-        return sources
+    _once = field_validator("sources")(_each_once)
 
 
 class LiveBenchConfig(Frozen):

@@ -127,18 +127,6 @@ class SelectionRecord(Record):
     candidates: list[SelectionCandidate]
 
 
-def record_types() -> dict[str, type[Record]]:
-    """The store's kinds and each one's record type, in the order the store lists them: the registered unit kinds'
-    (experiment/kinds/; a replay's records are filed with the attacks')."""
-    from robustness.experiment.kinds.base import stored_kinds
-
-    return stored_kinds()
-
-
-def stored_kind_names() -> tuple[str, ...]:
-    return tuple(record_types())
-
-
 # Record fields copied into indexed columns of the `units` table: what reports and the runner filter on.
 INDEXED_FIELDS: tuple[str, ...] = (
     "model_id",
@@ -153,19 +141,6 @@ INDEXED_FIELDS: tuple[str, ...] = (
     "category",
     "task",
 )
-
-
-def parse_record(kind: str, data: Any) -> Record:
-    """Validate `data` (a record or a mapping) as the record type of `kind`."""
-    types = record_types()
-    if kind not in types:
-        raise ValueError(f"unknown unit kind {kind!r}; expected one of {', '.join(types)}")
-    model = types[kind]
-    if isinstance(data, model):
-        return data
-    if isinstance(data, Record):
-        raise ValueError(f"a {type(data).__name__} is not a {kind} record ({model.__name__})")
-    return model.model_validate(data)
 
 
 def indexed_values(record: Record) -> dict[str, Any]:
