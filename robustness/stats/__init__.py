@@ -1,5 +1,6 @@
 """Statistics over stored predictions: joint paired bootstrap intervals (and one model's own, for the points of
-the attacked lambda curve), row-level permutation tests, paired tests across seeds, Holm correction.
+the attacked lambda curve), row-level permutation tests, paired tests across seeds, Holm correction, and the crossed
+seeds x rows test that stays valid over prompt searches (`crossed_test`; `search_model` simulates such studies).
 
 Pure functions over arrays; nothing here reads the store or runs a model. README, "Reading the statistics", says
 what each number can and cannot show.
@@ -15,6 +16,7 @@ from robustness.stats.bootstrap import (
     paired_bootstrap,
 )
 from robustness.stats.comparison import Effect, compare
+from robustness.stats.crossed import CrossedTest, crossed_test
 from robustness.stats.holm import holm
 from robustness.stats.pairing import ArmRun, PairedRun, Pairing, SharedRows, pair_runs, shared_rows
 from robustness.stats.permutation import PermutationTest, paired_permutation_test
@@ -28,6 +30,7 @@ __all__ = [
     "WILCOXON_MIN",
     "ArmRun",
     "BootstrapInterval",
+    "CrossedTest",
     "Effect",
     "PairedRun",
     "Pairing",
@@ -39,6 +42,7 @@ __all__ = [
     "batch_mcc",
     "batch_metric",
     "compare",
+    "crossed_test",
     "derived_seed",
     "holm",
     "metric_interval",
