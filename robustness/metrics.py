@@ -19,9 +19,13 @@ def accuracy(labels: Sequence[int], predictions: Sequence[int]) -> float:
 
 
 def mcc(labels: Sequence[int], predictions: Sequence[int]) -> float:
-    """Matthews correlation; an unknown prediction (-1) becomes the wrong label, so it counts as an error."""
+    """Matthews correlation; an unknown prediction (-1) becomes the wrong label, so it counts as an error. Rows of a
+    single label (and predictions of a single one) give 0, scikit-learn's value, without its warning: such a
+    sample is common (a few CoLA rows) and the warning would fill run logs."""
     y, p = _arrays(labels, predictions)
     p = np.where(p == UNKNOWN, 1 - y, p)
+    if np.unique(y).size < 2 or np.unique(p).size < 2:
+        return 0.0
     return float(matthews_corrcoef(y, p))
 
 

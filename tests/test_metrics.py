@@ -35,3 +35,14 @@ def test_pdr() -> None:
 def test_mismatched_lengths() -> None:
     with pytest.raises(ValueError, match="equal-length"):
         accuracy([1, 0], [1])
+
+
+def test_mcc_on_rows_of_one_label_is_0_without_a_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's "A single label was found" would fail here
+        assert mcc([1, 1, 1, 1], [1, 0, 1, -1]) == 0.0
+        assert mcc([0, 0, 0], [0, 0, 0]) == 0.0
+        assert mcc([0, 1, 0, 1], [1, 1, 1, 1]) == 0.0  # one predicted label
+        assert mcc([0, 1, 0, 1], [0, 1, 0, 1]) == 1.0
