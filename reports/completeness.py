@@ -57,7 +57,8 @@ def run_completeness(run_dir: str | os.PathLike[str]) -> Completeness:
 def planned_units(config: dict[str, Any]) -> dict[str, int] | None:
     """Units per kind that `m3r run` plans for `config` (the stored experiment config), or None."""
     from robustness.experiment.planning.models import plain_models
-    from robustness.experiment.planning.plan import phase_one, phase_two
+    from robustness.experiment.planning.plan import Rows, phase_one, phase_two
+    from robustness.experiment.planning.rows import stand_in_rows
     from robustness.experiment.spec.config import ExperimentConfig
 
     try:
@@ -66,9 +67,7 @@ def planned_units(config: dict[str, Any]) -> dict[str, int] | None:
         return None
     e = cfg.eval
     # Counts do not depend on which rows or checkpoints: stand-ins of the right sizes are enough.
-    rows: dict[str, tuple[list[int], list[int]]] = {
-        d: (list(range(e.selection_n)), list(range(e.selection_n, e.selection_n + e.report_n))) for d in e.datasets
-    }
+    rows: Rows = {d: stand_in_rows(e.selection_n, e.report_n, e.measure_n or 0) for d in e.datasets}
     stand_in = {m.model_id: m for m in plain_models(cfg)}
     units = [*phase_one(cfg, rows, {}), *phase_two(cfg, rows, stand_in, {})]
     counts = Counter(u.stored_as for u in units)

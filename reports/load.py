@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from robustness.experiment.kinds import attack, clean, livebench, merge, selection
+from robustness.experiment.kinds import attack, clean, livebench, measure, merge, selection
 from robustness.store import ConfigEntry, Store, record_types
 
 # The store kinds the report's sections read, as their kinds name them (experiment/kinds/).
 MERGE, CLEAN, ATTACK = merge.KIND.stored_as, clean.KIND.stored_as, attack.KIND.stored_as
-LIVEBENCH, SELECTION = livebench.KIND.stored_as, selection.KIND.stored_as
+LIVEBENCH, SELECTION, MEASURE = livebench.KIND.stored_as, selection.KIND.stored_as, measure.KIND.stored_as
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from tests.test_experiment_plan import IDS, config, rows
 
 
 def test_the_built_in_kinds_and_their_orders() -> None:
-    assert [k.name for k in kinds()] == ["merge", "clean", "attack", "replay", "livebench", "selection"]
-    assert list(stored_kinds()) == ["merge", "clean", "attack", "livebench", "selection"]  # store and report order
-    assert plan_order() == ["merge", "clean", "selection", "attack", "livebench"]  # m3r plan's order
-    assert model_kinds() == {"clean", "attack", "livebench"}
+    assert [k.name for k in kinds()] == ["merge", "clean", "attack", "replay", "livebench", "selection", "measure"]
+    assert list(stored_kinds()) == ["merge", "clean", "attack", "livebench", "selection", "measure"]  # the store's
+    assert plan_order() == ["merge", "clean", "selection", "attack", "livebench", "measure"]  # m3r plan's order
+    assert model_kinds() == {"clean", "attack", "livebench", "measure"}
     assert stored_kinds()["attack"] is AttackRecord and replay.KIND.stored_as == "attack"
 
 

@@ -173,7 +173,7 @@ class ProbeKind(UnitKind, name="probe", inputs_type=ProbeInputs, record_type=Pro
     def work(self, inputs: ProbeInputs, work: Any) -> float:
         return float(work.parameters * work.evaluation(inputs.dataset, len(inputs.rows), "score", 0))
 
-    def units_for(self, cfg: ExperimentConfig, model: ModelSpec, rows: Mapping[str, tuple[list[int], list[int]]],
+    def units_for(self, cfg: ExperimentConfig, model: ModelSpec, rows: Mapping[str, tuple[list[int], ...]],
                   identities: dict[str, str]) -> list[Unit]:  # fmt: skip
         if cfg.name != TOY_STUDY:
             return []

@@ -27,8 +27,8 @@ from robustness.experiment.execution.worker import Checkpoints, merge_folder
 from robustness.experiment.executors.host import Finished, Host
 from robustness.experiment.kinds.base import Unit
 from robustness.experiment.planning.models import ModelSpec, candidate_models, plain_model_id, plain_models
-from robustness.experiment.planning.plan import chosen_candidates, phase_one, phase_two, plan_study
-from robustness.experiment.planning.rows import row_parts
+from robustness.experiment.planning.plan import Rows, chosen_candidates, phase_one, phase_two, plan_study
+from robustness.experiment.planning.rows import split_rows
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.records import Record
 from robustness.store import Store
@@ -82,7 +82,7 @@ class Runner:
     store: Store
     checkpoints: Checkpoints
     data: Mapping[str, GlueSplit]
-    rows: dict[str, tuple[list[int], list[int]]]
+    rows: Rows
     progress: UnitProgress = field(default_factory=lambda: QUIET)  # set to a live one before an executor runs it
     done_now: int = 0
     loads: int = 0  # models loaded by the units run now (here, or in Ray actors)
@@ -175,12 +175,15 @@ def host_for(cfg: ExperimentConfig) -> Host:
 def run_experiment(cfg: ExperimentConfig) -> Path:
     """Run (or resume) `cfg`; returns the run directory."""
     data: dict[str, GlueSplit] = {d: load_glue(d, "validation", cfg.data_dir) for d in cfg.eval.datasets}
+    e = cfg.eval
     for d in data:
-        if cfg.eval.selection_n + cfg.eval.report_n > len(data[d]):
+        if e.selection_n + e.report_n + (e.measure_n or 0) > len(data[d]):
             from robustness.errors import UserError
 
-            raise UserError(f"eval.selection_n + eval.report_n exceed {d}'s {len(data[d])} validation rows")
-    rows = {d: row_parts(len(data[d]), cfg.eval.selection_n, cfg.eval.report_n, cfg.eval.split_seed) for d in data}
+            raise UserError(
+                f"eval.selection_n + eval.report_n (+ measure_n) exceed {d}'s {len(data[d])} validation rows"
+            )
+    rows = {d: split_rows(len(data[d]), e.selection_n, e.report_n, e.measure_n or 0, e.split_seed) for d in data}
     # The stored config leaves out how units run (executor), so a study resumes as itself on another executor.
     Store.check_resumable(cfg.run_dir, cfg.study_config())  # before any model is built or loaded
     checkpoints = resolve_checkpoints(cfg)

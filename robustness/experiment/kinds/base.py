@@ -162,7 +162,7 @@ class UnitKind:
         raise NotImplementedError
 
     def units_for(
-        self, cfg: ExperimentConfig, model: ModelSpec, rows: Mapping[str, tuple[list[int], list[int]]],
+        self, cfg: ExperimentConfig, model: ModelSpec, rows: Mapping[str, tuple[list[int], ...]],
         identities: dict[str, str],
     ) -> list[Unit]:  # fmt: skip
         """An extension's units for one model of phase two (its report rows: `rows[dataset][1]`), after the built-in

@@ -38,26 +38,14 @@ class ReplayKind(UnitKind, name="replay", stored_as="attack", inputs_type=Transf
         return [unit.inputs_as(TransferInputs).source]
 
     def run(self, unit: Unit, ctx: Context) -> AttackRecord:
-        from robustness.metrics import pdr
-
         inputs = unit.inputs_as(TransferInputs)
-        if inputs.source not in ctx.needed:
-            raise ValueError(f"unit {unit.key} replays {inputs.source}, whose record was not passed")
-        source = AttackRecord.model_validate(ctx.needed[inputs.source])
-        s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt)
+        source = source_record(unit, ctx, inputs.source)
         if list(source.indices) != list(inputs.rows) or source.dataset != inputs.dataset:
             raise ValueError(
                 f"unit {unit.key}: its source {inputs.source} attacked other rows ({source.dataset}); "
                 "the store does not match the plan, so rerun the study to plan the replay again"
             )
-        clean, attacked = s.scorer(s.prompt.text), s.scorer(source.attacked_prompt)
-        fields = dict(**s.fields(unit, ctx), attack=inputs.attack.attack, search=source.search, seed=inputs.seed,
-                      clean_metric=clean.metric, attacked_metric=attacked.metric,
-                      pdr=pdr(clean.metric, attacked.metric), attacked_prompt=source.attacked_prompt, queries=1,
-                      clean_predictions=list(clean.predictions), attacked_predictions=list(attacked.predictions),
-                      generator=source.generator, similarity_encoder=source.similarity_encoder,
-                      source_key=inputs.source, source_model_id=source.model_id)  # fmt: skip
-        return AttackRecord.model_validate(fields)
+        return score_found_prompt(unit, ctx, source, inputs, inputs.source)
 
     def work(self, inputs: TransferInputs, work: Work) -> float:
         """The clean and the source's attacked prompt, once each."""
@@ -66,6 +54,31 @@ class ReplayKind(UnitKind, name="replay", stored_as="attack", inputs_type=Transf
 
 
 KIND = ReplayKind()
+
+
+def source_record(unit: Unit, ctx: Context, key: str) -> AttackRecord:
+    """The stored record of the attack unit whose found prompt `unit` scores."""
+    if key not in ctx.needed:
+        raise ValueError(f"unit {unit.key} scores the prompt {key} found, whose record was not passed")
+    return AttackRecord.model_validate(ctx.needed[key])
+
+
+def score_found_prompt(unit: Unit, ctx: Context, source: AttackRecord, inputs: AttackInputs,
+                       key: str) -> AttackRecord:  # fmt: skip
+    """The clean prompt and the prompt `source` found, each scored once on this unit's model and rows: the measure
+    step that a transfer replay (another model's prompt, the source's rows) and a held-out measurement (the model's
+    own prompt, rows no search saw) share. Filed as an attack record naming its source; no search, one query."""
+    from robustness.metrics import pdr
+
+    s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt)
+    clean, attacked = s.scorer(s.prompt.text), s.scorer(source.attacked_prompt)
+    fields = dict(**s.fields(unit, ctx), attack=inputs.attack.attack, search=source.search, seed=inputs.seed,
+                  clean_metric=clean.metric, attacked_metric=attacked.metric, pdr=pdr(clean.metric, attacked.metric),
+                  attacked_prompt=source.attacked_prompt, queries=1, clean_predictions=list(clean.predictions),
+                  attacked_predictions=list(attacked.predictions), generator=source.generator,
+                  similarity_encoder=source.similarity_encoder, source_key=key,
+                  source_model_id=source.model_id)  # fmt: skip
+    return AttackRecord.model_validate(fields)
 
 
 def replay_unit(source: Unit, target: ModelSpec, identities: dict[str, str]) -> Unit:

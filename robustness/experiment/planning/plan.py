@@ -3,11 +3,12 @@
 Phase 1 merges every model (plain and each M3 candidate) and scores the candidates on the selection rows; where an
 attack sets `curve_n` (the attacked lambda curve), it also attacks every candidate and the plain merge on `curve_n`
 report rows per seed, right after the model's merge. Phase 2 (planned once selection has picked a candidate per
-method) scores the chosen and plain models on the report rows, attacks them and runs LiveBench; with `transfer` on,
-it also attacks the pairs' experts and, last, replays each source attack's found prompt on the other models
-(`transfer_units`). A method's magnitude axis (`methods[i].scales`) adds a setting per other scale: merged, scored
-and attacked on the curve in phase one like the method itself, and not carried into phase two. Keys depend only on
-the inputs, so a rerun finds its finished units again and a changed setting makes new ones.
+method) scores the chosen and plain models on the report rows, attacks them (with `eval.measure_n`, each found prompt
+then measured on held-out rows) and runs LiveBench; with `transfer` on, it also attacks the pairs' experts and,
+last, replays each source attack's found prompt on the other models (`transfer_units`). A method's magnitude axis
+(`methods[i].scales`) adds a setting per other scale: merged, scored and attacked on the curve in phase one like the
+method itself, and not carried into phase two. Keys depend only on the inputs, so a rerun finds its finished units
+again and a changed setting makes new ones.
 
 `plan_study` is the one entry: every unit whose inputs are known, given what the store holds (phase two's units
 follow from the stored selections). Each unit is made by its kind's module (experiment/kinds/).
@@ -21,6 +22,7 @@ from robustness.experiment.kinds.attack import attack_units
 from robustness.experiment.kinds.base import Unit
 from robustness.experiment.kinds.clean import clean_unit
 from robustness.experiment.kinds.livebench import livebench_units
+from robustness.experiment.kinds.measure import measure_unit
 from robustness.experiment.kinds.merge import merge_unit
 from robustness.experiment.kinds.registry import kinds
 from robustness.experiment.kinds.replay import replay_unit
@@ -40,7 +42,7 @@ from robustness.experiment.planning.models import (
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.records import Record, SelectionRecord
 
-Rows = dict[str, tuple[list[int], list[int]]]  # dataset -> (selection rows, report rows)
+Rows = Mapping[str, tuple[list[int], ...]]  # dataset -> (selection rows, report rows[, measurement rows])
 
 
 def plan_study(
@@ -142,7 +144,10 @@ def phase_two(cfg: ExperimentConfig, rows: Rows, chosen: dict[str, ModelSpec],
             if spec.methods and model.label not in spec.methods:
                 continue
             for dataset in spec.datasets:
-                units += attack_units(cfg, spec, model, dataset, rows[dataset][1], identities)
+                attacks = attack_units(cfg, spec, model, dataset, rows[dataset][1], identities)
+                units += attacks
+                if cfg.eval.measure_n:  # each found prompt measured on the held-out rows, right after its search
+                    units += [measure_unit(a, rows[dataset][2]) for a in attacks]
         if not cfg.livebench.methods or model.label in cfg.livebench.methods:
             units += livebench_units(cfg, model, identities)
         units += extension_units(cfg, model, rows, identities)

@@ -23,6 +23,7 @@ from robustness.experiment.kinds.base import Unit
 from robustness.experiment.kinds.registry import plan_order
 from robustness.experiment.planning.models import REFERENCE, ModelSpec, candidate_models, plain_model_id
 from robustness.experiment.planning.plan import phase_one, phase_two
+from robustness.experiment.planning.rows import stand_in_rows
 from robustness.experiment.sizing.costs import (
     DEFAULT_GPU_TFLOPS,
     GPU_ASSUMPTION,
@@ -61,7 +62,7 @@ def plan_units(cfg: ExperimentConfig) -> Planned:
     """Every unit the runner plans for `cfg`. Row indices and checkpoint identities stand in for the real ones (they
     change keys, not how many units there are or what they hold)."""
     e = cfg.eval
-    rows = {d: (list(range(e.selection_n)), list(range(e.selection_n, e.selection_n + e.report_n))) for d in e.datasets}
+    rows = {d: stand_in_rows(e.selection_n, e.report_n, e.measure_n or 0) for d in e.datasets}
     identities = {"base": "base", **{name: name for pair in cfg.pairs for name in pair}}
     first = phase_one(cfg, rows, identities)
     chosen: dict[str, ModelSpec] = {}
@@ -95,12 +96,15 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
     for unit in planned.second:
         assert unit.model is not None
         model = unit.model
-        if unit.kind.needs(unit):  # a replay: after the jobs of the units it needs
+        elsewhere = [
+            k for k in unit.kind.needs(unit) if (job_of[k].split(" (")[0] if k in job_of else "") != model.model_id
+        ]
+        if elsewhere:  # a replay: after the jobs of the other models' units it needs
             name = f"{model.model_id} (transfer)"
             own = [n for n in (f"{model.model_id} (report rows)", f"{model.model_id} (phase 2)", model.model_id)
                    if n in groups]  # fmt: skip
             replay_jobs.setdefault(name, own[:1])
-            replay_jobs[name] += [job_of[k] for k in unit.kind.needs(unit)]
+            replay_jobs[name] += [job_of[k] for k in elsewhere]
         elif model.pair == REFERENCE:
             name, first_part = f"{model.model_id} (report rows)", f"{model.model_id} (selection rows)"
             after[name] = (first_part,) if first_part in groups else ()

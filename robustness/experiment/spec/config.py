@@ -106,7 +106,7 @@ class ExperimentConfig(Frozen):
     def study_config(self) -> dict[str, Any]:
         """The config as the store records it (its hash is the study's identity): without the execution settings,
         so a study started with one executor resumes with the other as the same config, every unit reused, and
-        without optional attack settings that are off (`OPTIONAL_ATTACK_KEYS`) or transfer while off."""
+        without optional settings that are off (`OPTIONAL_ATTACK_KEYS`, transfer, eval.measure_n)."""
         data = self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
         for attack in data["attacks"]:
             for key in OPTIONAL_ATTACK_KEYS:
@@ -114,6 +114,8 @@ class ExperimentConfig(Frozen):
                     attack.pop(key, None)
         if data.get("transfer") is None:
             data.pop("transfer", None)
+        if data["eval"].get("measure_n") is None:
+            data["eval"].pop("measure_n", None)
         for method in data["methods"]:
             if method.get("scales") is None:
                 method.pop("scales", None)

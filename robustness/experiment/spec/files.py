@@ -108,8 +108,8 @@ def checkpoint_problem(ref: str) -> str | None:
 
 
 def check_data(cfg: ExperimentConfig) -> None:
-    """Each validation split holds selection_n + report_n rows and the prompt exists (the config's types already
-    refused dataset names outside the catalog)."""
+    """Each validation split holds selection_n + report_n (+ measure_n) rows and the prompt exists (the config's
+    types already refused dataset names outside the catalog)."""
     from robustness.data.glue import load_glue
     from robustness.paths import resolve_data_dir
     from robustness.prompts import get_prompt
@@ -125,6 +125,13 @@ def check_data(cfg: ExperimentConfig) -> None:
             raise UserError(
                 f"eval.selection_n + eval.report_n: {e.selection_n} + {e.report_n} = {e.selection_n + e.report_n} "
                 f"rows, more than {dataset}'s validation split holds ({rows}); lower them to {rows} or fewer in all"
+            )
+        if e.measure_n and e.selection_n + e.report_n + e.measure_n > rows:
+            total = e.selection_n + e.report_n + e.measure_n
+            raise UserError(
+                f"eval.measure_n: {e.selection_n} + {e.report_n} + {e.measure_n} = {total} rows with the selection and "
+                f"report parts, more than {dataset}'s validation split holds ({rows}); lower measure_n to "
+                f"{rows - e.selection_n - e.report_n} or fewer, or the other parts"
             )
         try:
             get_prompt(dataset, e.prompt, cfg.data_dir)

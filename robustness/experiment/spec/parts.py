@@ -139,7 +139,8 @@ class M3Sweep(Frozen):
 
 
 class EvalConfig(Frozen):
-    """Clean evaluation: rows of the GLUE validation split, divided into disjoint selection and report parts."""
+    """Clean evaluation: rows of the GLUE validation split, divided into disjoint selection, report and (optionally)
+    measurement parts."""
 
     datasets: list[DatasetName] = Field(default=["sst2", "cola"], min_length=1)
     prompt: str = "task_oriented:0"
@@ -150,6 +151,9 @@ class EvalConfig(Frozen):
     # on one scale, the merge's gain over the base as a share of the best expert's; mean_metric averages raw metrics.
     selection: Literal["normalised_gain", "mean_metric"] = "normalised_gain"
     report_n: int = Field(default=200, gt=0)
+    # Rows held out from selection and every attack search, on which each found prompt is measured (README, "Reading
+    # the statistics"); None: off (found prompts are measured on the rows they were found on, as PromptBench does).
+    measure_n: int | None = Field(default=None, gt=0)
     split_seed: Seed = 0
     agreement_n: int = Field(default=32, ge=0)  # rows on which score and generate modes are compared
     max_new_tokens: int = Field(default=10, gt=0)

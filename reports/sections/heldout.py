@@ -1,0 +1,36 @@
+"""The held-out verdict: M3 against plain on found prompts measured on held-out rows (`reports.heldout`; none
+without `eval.measure_n`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reports import heldout
+from reports.document import Block
+from reports.load import MEASURE, SELECTION
+from reports.section import Inputs, Section, opening
+from reports.shared import ROWS
+from reports.variants import carried_forward, chosen_models
+from robustness.experiment.spec.config import AXIS_MARK
+
+INTRO = (
+    "Each attack seed's search found one prompt per model on the seed's search rows; that prompt and the clean prompt "
+    "were then measured on rows that no search and no selection saw, the same rows for every seed and both arms. The "
+    "test is the crossed seeds × rows test: its interval covers the spread of searches as well as of rows, so with "
+    "two or three seeds it is wide, as it should be. The attacked-metric rows are the primary family (Holm); PDR is "
+    "exploratory. The in-search difference is PromptBench's protocol (each prompt measured where it was found)."
+)
+
+
+def _rows(inputs: Inputs) -> pd.DataFrame:
+    chosen = [c for c in chosen_models(inputs.frame(SELECTION)) if AXIS_MARK not in (c.setting or "")]
+    return heldout.heldout_rows(carried_forward(inputs.frame(MEASURE), chosen), inputs.get(ROWS).attacks)
+
+
+def _render(frame: pd.DataFrame) -> list[Block]:
+    if frame.empty:
+        return []
+    return opening("Held-out attacks: the verdict", INTRO, heldout.heldout_table(frame))
+
+
+SECTION = Section(name="heldout", reads=(MEASURE, SELECTION), uses=(ROWS,), compute=_rows, render=_render)

@@ -1,0 +1,104 @@
+"""Search, then measure: the tiny study with `eval.measure_n`, run for real. Each found prompt is measured on rows
+that no search saw, the report's held-out section compares M3 with plain by the crossed test on exactly those
+stored predictions, and turning measurement on adds units without changing any other unit's key."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from robustness.cli import main
+from robustness.experiment.planning.models import plain_models
+from robustness.experiment.planning.plan import phase_one, phase_two
+from robustness.experiment.planning.rows import split_rows
+from robustness.experiment.spec.config import ExperimentConfig
+from robustness.stats import crossed_test
+from tests.tiny import tiny_tokenizer
+from tests.tiny_study import save_family, study, write
+
+ATTACKS = [{"attack": "stresstest", "datasets": ["sst2"], "seeds": [0, 1], "n": 3}]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("heldout")
+    family = save_family(root / "family", tiny_tokenizer())
+    config = study(root / "runs", family, data_dir, attacks=ATTACKS)
+    config["eval"] = {**config["eval"], "measure_n": 5}
+    assert main(["run", write(root, config, "heldout")]) == 0
+    return root / "runs" / "rerun"
+
+
+def stored(run_dir: Path, kind: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    with sqlite3.connect(run_dir / "results.sqlite") as conn:
+        rows = conn.execute("SELECT key, inputs, result FROM units WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
+    return [(k, json.loads(i), json.loads(r)) for k, i, r in rows]
+
+
+def test_each_found_prompt_is_measured_on_rows_no_search_saw(run_dir: Path) -> None:
+    attacks = {k: r for k, _, r in stored(run_dir, "attack")}
+    measures = stored(run_dir, "measure")
+    assert len(measures) == 4  # the plain and the chosen merge, 2 seeds each
+    config = ExperimentConfig.model_validate(json.loads(json.dumps(_config(run_dir))))
+    e = config.eval
+    held_out = split_rows(872, e.selection_n, e.report_n, 5, e.split_seed)[2]
+    for _, inputs, result in measures:
+        source = attacks[inputs["source"]]  # stored before its measurement
+        assert result["indices"] == held_out and not set(held_out) & set(source["indices"])
+        assert result["attacked_prompt"] == source["attacked_prompt"] and result["model_id"] == source["model_id"]
+        assert result["source_key"] == inputs["source"] and result["queries"] == 1
+
+
+def _config(run_dir: Path) -> dict[str, Any]:
+    with sqlite3.connect(run_dir / "results.sqlite") as conn:
+        (text,) = conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+    return dict(json.loads(text))
+
+
+def test_the_report_tests_m3_against_plain_on_the_stored_held_out_predictions(run_dir: Path) -> None:
+    from reports.build import build_report
+    from reports.load import load_run
+
+    report = build_report(load_run(run_dir), resamples=200, seed=0, permutations=99)
+    table = next(t for t in report.tables if t.name == "heldout").data
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row.seeds, row.rows, row.dataset, row.attack) == (2, 5, "sst2", "stresstest")
+    arms: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for _, _, result in stored(run_dir, "measure"):
+        arms[bool(result["m3"])].append(result)
+    a, b = (np.array([r["attacked_predictions"] for r in sorted(arms[m], key=lambda r: r["seed"])]) for m in (1, 0))
+    direct = crossed_test(a, b, np.array(arms[True][0]["labels"]), "accuracy")
+    assert row["diff"] == pytest.approx(direct.estimate) and row.p == pytest.approx(direct.p)
+    assert row.p_holm == pytest.approx(direct.p)  # one comparison: Holm changes nothing
+
+
+def test_measurement_adds_units_and_changes_no_other_key(data_dir: Path) -> None:
+    base = study(Path("runs"), {"base": "b", "sst2": "s", "cola": "c"}, data_dir, attacks=ATTACKS)
+    ids = {"base": "b", "sst2": "s", "cola": "c"}
+
+    def keys(measure_n: int | None) -> dict[str, str]:
+        cfg = ExperimentConfig.model_validate({**base, "eval": {**base["eval"], "measure_n": measure_n}})
+        e = cfg.eval
+        rows = {"sst2": split_rows(872, e.selection_n, e.report_n, measure_n or 0, e.split_seed)}
+        stand_in = {m.model_id: m for m in plain_models(cfg)}  # the plain merges stand in for the chosen ones
+        return {u.key: u.stored_as for u in [*phase_one(cfg, rows, ids), *phase_two(cfg, rows, stand_in, ids)]}
+
+    off, on = keys(None), keys(5)
+    assert set(off) < set(on) and {on[k] for k in set(on) - set(off)} == {"measure"}
+    assert sum(kind == "attack" for kind in off.values()) == len(set(on) - set(off))  # one per attack unit
+
+
+def test_measurement_rows_that_do_not_fit_the_split_are_refused_by_name(data_dir: Path) -> None:
+    from robustness.errors import UserError
+    from robustness.experiment.spec.files import check_data
+
+    config = study(Path("runs"), {"base": "b", "sst2": "s", "cola": "c"}, data_dir, attacks=ATTACKS)
+    cfg = ExperimentConfig.model_validate({**config, "eval": {**config["eval"], "measure_n": 900}})
+    with pytest.raises(UserError, match=r"eval.measure_n: 4 \+ 6 \+ 900 = 910 rows .* lower measure_n to 862"):
+        check_data(cfg)
