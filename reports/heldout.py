@@ -19,8 +19,21 @@ from reports.variants import ATTACK_LABEL, DATASET_LABEL
 from robustness.stats import crossed_test, holm
 
 COLUMNS = ["pair", "setting", "dataset", "attack", "metric_name", "seeds", "rows", "m3_attacked", "plain_attacked",
-           "diff", "low", "high", "p", "p_holm", "df", "seed_share", "in_search_diff", "pdr_diff", "pdr_low",
-           "pdr_high", "pdr_p", "note", "keys"]  # fmt: skip
+           "diff", "low", "high", "p", "p_holm", "detectable", "df", "se", "seed_share", "in_search_diff", "pdr_diff",
+           "pdr_low", "pdr_high", "pdr_p", "note", "keys"]  # fmt: skip
+POWER = 0.8
+ALPHA = 0.05
+
+
+def detectable(se: float | None, df: float | None, comparisons: int) -> float | None:
+    """The smallest true difference this design detects with `POWER` at level `ALPHA` after Holm over
+    `comparisons` (taken at its strictest, ALPHA / comparisons), given the realised standard error and degrees of
+    freedom: (t_{1 - ALPHA / (2 m)} + t_{POWER}) x SE. So "not significant" reads "no difference larger than this"."""
+    if se is None or df is None or not comparisons:
+        return None
+    from scipy import stats
+
+    return float((stats.t.ppf(1 - ALPHA / (2 * comparisons), df) + stats.t.ppf(POWER, df)) * se)
 
 
 def _arm(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -58,24 +71,27 @@ def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
             "pair": pair, "setting": setting, "dataset": dataset, "attack": attack, "metric_name": metric,
             "seeds": len(seeds), "rows": a.shape[1], "m3_attacked": float(m3.attacked_metric.mean()),
             "plain_attacked": float(plain.attacked_metric.mean()), "diff": test.estimate, "low": test.low,
-            "high": test.high, "p": test.p, "df": test.df, "seed_share": test.seed_share,
+            "high": test.high, "p": test.p, "df": test.df, "se": test.se, "seed_share": test.seed_share,
             "in_search_diff": float(in_search) if searched.size else None, "pdr_diff": on_pdr.estimate,
             "pdr_low": on_pdr.low, "pdr_high": on_pdr.high, "pdr_p": on_pdr.p, "note": note,
             "keys": keys_cell(cell["key"]),
         })  # fmt: skip
-    frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "p_holm"])
+    frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c not in ("p_holm", "detectable")])
     frame.insert(COLUMNS.index("p_holm"), "p_holm", holm(list(frame["p"])) if len(frame) else [])
+    family = int(frame["p"].notna().sum()) if len(frame) else 0
+    frame.insert(COLUMNS.index("detectable"), "detectable", [detectable(se, df, family) for se, df in
+                                                             zip(frame["se"], frame["df"], strict=True)])  # fmt: skip
     return frame
 
 
 def heldout_table(frame: pd.DataFrame) -> Table:
     header = ["Pair", "Method", "Task", "Seeds × rows", "M3", "Plain", "Δ held-out", "95% CI", "p", "p (Holm)",
-              "Δ in-search", "Δ PDR (exploratory)", "p (PDR)", "Note"]  # fmt: skip
+              "Detectable", "Δ in-search", "Δ PDR (exploratory)", "p (PDR)", "Note"]  # fmt: skip
     rows = [
         [
             r.pair, r.setting, f"{DATASET_LABEL.get(r.dataset, r.dataset)} {ATTACK_LABEL.get(r.attack, r.attack)}",
             f"{r.seeds} × {r.rows}", num(r.m3_attacked), num(r.plain_attacked), signed(r.diff),
-            interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm), signed(r.in_search_diff),
+            interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm), num(r.detectable), signed(r.in_search_diff),
             f"{signed(r.pdr_diff)} {interval(r.pdr_low, r.pdr_high)}", pvalue(r.pdr_p), r.note,
         ]
         for r in frame.itertuples(index=False)
@@ -83,7 +99,9 @@ def heldout_table(frame: pd.DataFrame) -> Table:
     notes = [
         "Δ held-out: M3 minus plain on the attacked metric, found prompts measured on rows no search or selection "
         "saw; interval and p from the crossed seeds × rows test (valid over searches; with one seed conditional on "
-        "the prompt found). p (Holm): Holm over this table's rows, the primary family.",
+        "the prompt found). p (Holm): Holm over this table's rows, the primary family. Detectable: the smallest true "
+        f"difference this design detects with {POWER:.0%} power after Holm, from the realised standard error: a "
+        "difference that is not significant is not one larger than this.",
         "Δ in-search: the same difference on the attack units' own rows (the prompt each search picked there), "
         "comparable with PromptBench's tables; no test. Δ PDR: exploratory, unadjusted.",
     ]

@@ -76,6 +76,11 @@ def test_the_report_tests_m3_against_plain_on_the_stored_held_out_predictions(ru
     direct = crossed_test(a, b, np.array(arms[True][0]["labels"]), "accuracy")
     assert row["diff"] == pytest.approx(direct.estimate) and row.p == pytest.approx(direct.p)
     assert row.p_holm == pytest.approx(direct.p)  # one comparison: Holm changes nothing
+    from scipy import stats
+
+    assert direct.se is not None and direct.df is not None
+    expected = (stats.t.ppf(0.975, direct.df) + stats.t.ppf(0.8, direct.df)) * direct.se
+    assert row.detectable == pytest.approx(expected) and row.detectable > 0
 
 
 def test_measurement_adds_units_and_changes_no_other_key(data_dir: Path) -> None:
