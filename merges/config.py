@@ -329,17 +329,21 @@ def load_merge_config(path: str | Path) -> MergeConfig:
     """Read and validate a merge config YAML file."""
     import yaml
 
+    from merges.yamlfile import DuplicateKeyError, load_yaml
+
     file = Path(path).expanduser()
     if not file.is_file():
         raise MergeError(f"merge config {str(file)!r} does not exist")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = load_yaml(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise MergeError(f"merge config {str(file)!r} is not UTF-8 text; give the YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = " ".join(str(getattr(exc, "problem", None) or type(exc).__name__).split())
+        if isinstance(exc, DuplicateKeyError):
+            raise MergeError(f"merge config {str(file)!r}{where}: {problem}; keep one of them") from None
         raise MergeError(f"merge config {str(file)!r} is not valid YAML{where}: {problem}") from None
     return validate_config(data, source=str(file))
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from merges.yamlfile import DuplicateKeyError, load_yaml
 from robustness.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,7 +62,9 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{what} {str(file)!r} cannot be read as UTF-8 text ({exc}); is it the YAML file?") from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise UserError(f"{file}: {yaml_problem(exc)}; keep one of them") from None
     except yaml.YAMLError as exc:
         raise UserError(
             f"{file}: not valid YAML: {yaml_problem(exc)}; fix the brackets, quotes or indentation there"
