@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from merges.yamlfile import DuplicateKeyError, load_yaml
 from robustness.errors import UserError
+from robustness.textfile import read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,10 +58,7 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
     if not file.is_file():
         state = "is not a file" if file.exists() else "does not exist"
         raise UserError(f"{what} {str(file)!r} {state}; check the path")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{what} {str(file)!r} cannot be read as UTF-8 text ({exc}); is it the YAML file?") from None
+    text = read_text(file, what)
     try:
         return load_yaml(text)
     except DuplicateKeyError as exc:

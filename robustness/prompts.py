@@ -15,6 +15,7 @@ from pathlib import Path
 from robustness.data.glue import dataset_info
 from robustness.errors import UserError
 from robustness.paths import DATA_ENV, resolve_data_dir
+from robustness.textfile import read_text
 
 PROMPTS_FILE = Path("promptbench") / "zeroshot_prompts_sst2_cola.json"
 FAMILIES = ("task_oriented", "role_oriented")
@@ -52,7 +53,10 @@ def load_prompts(dataset: str, data_dir: str | os.PathLike[str] | None = None) -
         raise UserError(
             f"PromptBench prompts not found: {where}; point the data root at a folder holding {PROMPTS_FILE}"
         )
-    raw = json.loads((root / PROMPTS_FILE).read_text())
+    try:
+        raw = json.loads(read_text(root / PROMPTS_FILE, "PromptBench prompts file"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{root / PROMPTS_FILE}: not JSON ({exc}); restore PromptBench's prompt file") from None
     prompts: list[Prompt] = []
     for family in FAMILIES:
         texts = raw.get(family, {}).get(info.name)

@@ -10,6 +10,7 @@ Local layout (relative to the data root; the first existing file of each list is
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from robustness.datasets import DATASETS
 from robustness.errors import UserError
 from robustness.paths import DATA_ENV, resolve_data_dir
+from robustness.textfile import read_text
 
 HUB_ID = "nyu-mll/glue"
 
@@ -126,7 +128,8 @@ def _load_local(info: DatasetInfo, split: str, root: Path) -> GlueSplit:
 def _read_tsv(path: Path, info: DatasetInfo) -> tuple[list[str], list[int]]:
     sentences: list[str] = []
     labels: list[int] = []
-    with path.open(newline="", encoding="utf-8") as fh:
+    text = read_text(path, f"{info.name} data file")
+    with io.StringIO(text, newline="") as fh:
         # GLUE's files are not CSV-quoted: a sentence may hold a bare double quote.
         rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         if info.header:

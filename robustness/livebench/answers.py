@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from robustness.errors import UserError
+from robustness.textfile import read_text
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,7 @@ def read_answers(path: str | os.PathLike[str], missing_ok: bool = False) -> dict
         raise UserError(f"answers file {str(path)!r} does not exist")
     answers: dict[str, str] = {}
     line_of: dict[str, int] = {}
-    with file.open(encoding="utf-8") as fh:
-        lines = fh.read().split("\n")
+    lines = read_text(file, "answers file").split("\n")
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

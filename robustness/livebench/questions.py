@@ -25,6 +25,7 @@ from typing import Any
 
 from robustness.errors import UserError
 from robustness.paths import DATA_ENV, resolve_data_dir
+from robustness.textfile import read_text
 
 HUB_DATASETS: dict[str, str] = {
     "instruction_following": "livebench/instruction_following",
@@ -108,14 +109,13 @@ def find_question_files(root: Path) -> list[tuple[str, str, Path]]:
 
 def read_question_file(path: Path, category: str = "", task: str = "") -> list[Question]:
     questions = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                questions.append(question_from_row(json.loads(line), category, task))
-            except (json.JSONDecodeError, ValueError) as exc:
-                raise UserError(f"{path}:{number}: not a LiveBench question ({exc})") from None
+    for number, line in enumerate(read_text(path, "LiveBench question file").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(question_from_row(json.loads(line), category, task))
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise UserError(f"{path}:{number}: not a LiveBench question ({exc})") from None
     return questions
 
 
