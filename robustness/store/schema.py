@@ -4,6 +4,7 @@ these."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ STORE_FILE = "results.sqlite"
 SCHEMA_VERSION = "2"
 READABLE_SCHEMAS = ("1", "2")  # schema 1: no config history and no plan (one config per run folder)
 
+UNIT_COLUMNS = ("key", "kind", "status", "started_at", "finished_at", "inputs", "result", *INDEXED_FIELDS)
 _INDEXED_DDL = ",\n    ".join(f"{name} {'INTEGER' if name in ('m3', 'seed') else 'TEXT'}" for name in INDEXED_FIELDS)
 SCHEMA_TEMPLATE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -117,3 +119,34 @@ def write_failure(path: Path, what: str, exc: sqlite3.Error) -> str:
         f"could not write {what} to {path}: {cause} (SQLite: {exc}); nothing of it was stored and earlier units "
         "are intact; fix the cause and rerun to continue where it stopped"
     )
+
+
+def stored_json(path: Path, key: str, column: str, text: str) -> dict[str, Any]:
+    """A unit's stored JSON object, or `StoreError` naming the unit: a damaged store, not a crash."""
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise StoreError(
+            f"{path}: unit {key}: its stored {column} is not JSON ({exc}); the store is damaged: delete that unit's "
+            "row (it runs again) or rerun into a new run directory"
+        ) from None
+    if not isinstance(value, dict):
+        raise StoreError(
+            f"{path}: unit {key}: its stored {column} is a JSON {type(value).__name__}, not an object; the store is "
+            "damaged: delete that unit's row (it runs again) or rerun into a new run directory"
+        )
+    return value
+
+
+def stored_record(path: Path, key: str, kind: str, text: str) -> Record:
+    """A finished unit's stored result as its kind's record, or `StoreError` naming the unit."""
+    from pydantic import ValidationError
+
+    data = stored_json(path, key, "result", text)
+    try:
+        return parse_record(kind, data)
+    except (ValidationError, ValueError) as exc:
+        raise StoreError(
+            f"{path}: unit {key}: its stored result is not a {kind} record ({exc}); the store is damaged or was "
+            "written by another suite version"
+        ) from None

@@ -39,6 +39,7 @@ from robustness.store.schema import (
     READABLE_SCHEMAS,
     SCHEMA_VERSION,
     STORE_FILE,
+    UNIT_COLUMNS,
     DuplicateUnitError,
     StoreError,
     connect,
@@ -46,6 +47,8 @@ from robustness.store.schema import (
     record_types,
     schema,
     statements,
+    stored_json,
+    stored_record,
     write_failure,
 )
 
@@ -287,21 +290,25 @@ class Store:
         if not rows:
             return None
         k, kind, status, started, finished, inputs, result = rows[0]
-        data = json.loads(result)
-        parsed: Record | dict[str, Any] = parse_record(kind, data) if status == "done" else data
-        return StoredUnit(k, kind, status, started, finished, json.loads(inputs), parsed)
+        parsed = (
+            stored_record(self.path, k, kind, result)
+            if status == "done"
+            else stored_json(self.path, k, "result", result)
+        )
+        return StoredUnit(k, kind, status, started, finished, stored_json(self.path, k, "inputs", inputs), parsed)
 
     def timings(self) -> list[tuple[str, dict[str, Any], str | None, str]]:
         """(kind, inputs, started_at, finished_at) of every finished unit, in the order they finished: what a cost
         model calibrates on (`m3r plan --calibrate`)."""
-        rows = self._query("SELECT kind, inputs, started_at, finished_at FROM units WHERE status = 'done' "
+        rows = self._query("SELECT key, kind, inputs, started_at, finished_at FROM units WHERE status = 'done' "
                            "ORDER BY finished_at")  # fmt: skip
-        return [(kind, json.loads(inputs), started, finished) for kind, inputs, started, finished in rows]
+        return [(kind, stored_json(self.path, key, "inputs", inputs), started, finished)
+                for key, kind, inputs, started, finished in rows]  # fmt: skip
 
     def records(self, kind: str) -> list[tuple[str, Record]]:
         """(key, record) of every finished unit of `kind`, sorted by key."""
         rows = self._query("SELECT key, result FROM units WHERE kind = ? AND status = 'done' ORDER BY key", (kind,))
-        return [(k, parse_record(kind, json.loads(r))) for k, r in rows]
+        return [(k, stored_record(self.path, k, kind, r)) for k, r in rows]
 
     def frame(self, kind: str, status: str = "done") -> pd.DataFrame:
         """One row per unit of `kind`, sorted by key: key, status, timestamps, inputs, then the record's fields."""
@@ -317,7 +324,10 @@ class Store:
         head = ["key", "status", "started_at", "finished_at", "inputs"]
         fields = list(record_types()[kind].model_fields) if status == "done" else ["error"]
         data = [
-            {**dict(zip(head, (k, s, st, fi, json.loads(i)), strict=True)), **json.loads(r)}
+            {
+                **dict(zip(head, (k, s, st, fi, stored_json(self.path, k, "inputs", i)), strict=True)),
+                **stored_json(self.path, k, "result", r),
+            }
             for k, s, st, fi, i, r in rows
         ]
         return pd.DataFrame(data, columns=[*head, *fields])
@@ -387,6 +397,11 @@ class Store:
         tables = {t for (t,) in self._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"meta", "units"} <= tables:
             raise StoreError(f"{self.path} is not a result store of this suite (no meta/units tables)")
+        columns = {name for _, name, *_ in self._query("PRAGMA table_info(units)")}
+        missing = sorted(set(UNIT_COLUMNS) - columns)
+        if missing:
+            raise StoreError(f"{self.path} is not a result store of this suite: its units table lacks "
+                             f"{', '.join(missing)}; give a run directory that `m3r run` wrote")  # fmt: skip
         self._check_meta(self.meta())
 
     def _check_meta(self, meta: Mapping[str, str]) -> None:
@@ -395,6 +410,14 @@ class Store:
             raise StoreError(
                 f"{self.path} is not a result store of this suite (meta lacks {', '.join(sorted(missing))})"
             )
+        try:
+            config = json.loads(meta["config"])
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{self.path}: its stored config (meta.config) is not JSON ({exc}); the store is damaged: "
+                             "rerun into a new run directory") from None  # fmt: skip
+        if not isinstance(config, dict):
+            raise StoreError(f"{self.path}: its stored config (meta.config) is a JSON {type(config).__name__}, not a "
+                             "mapping; the store is damaged: rerun into a new run directory")  # fmt: skip
         if meta["schema_version"] not in READABLE_SCHEMAS:
             raise StoreError(
                 f"{self.path} has store schema {meta['schema_version']}, this suite reads "
