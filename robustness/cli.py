@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from robustness import __version__
-from robustness.errors import UserError
+from robustness.errors import UserError, one_line
 
 # Modules that register subcommands, in the order `m3r --help` lists them.
 COMMAND_MODULES = (
@@ -82,8 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UserError as exc:
-        message = " ".join(str(exc).split("\n"))  # one line, whatever a library put in the message
-        print(f"m3r {args.command}: error: {message}", file=sys.stderr)
+        print(f"m3r {args.command}: error: {one_line(str(exc))}", file=sys.stderr)  # one line, of a readable size
         return 2
     except KeyboardInterrupt:
         print(f"m3r {args.command}: interrupted", file=sys.stderr)

@@ -14,6 +14,7 @@ from robustness.errors import UserError
 from robustness.textfile import read_text
 
 M = TypeVar("M", bound=BaseModel)
+MAX_PROBLEMS = 8  # problems one error line names (a list of 10,000 bad seeds has 10,000)
 
 
 def format_validation_error(exc: ValidationError, tags: frozenset[str] = frozenset()) -> str:
@@ -24,10 +25,13 @@ def format_validation_error(exc: ValidationError, tags: frozenset[str] = frozens
     wrote them (`experts.cola.top_layers.rank`); they are left out. A check between keys names its own keys in its
     message (`attacks[0].methods: unknown method(s) ...`), so a top-level one is given as it is."""
     parts = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:MAX_PROBLEMS]:
         where = key_path(err["loc"], tags)
         message = str(err["msg"]).removeprefix("Value error, ")
         parts.append(message if not where and err["type"] == "value_error" else f"{where or '(top level)'}: {message}")
+    if len(errors) > MAX_PROBLEMS:
+        parts.append(f"and {len(errors) - MAX_PROBLEMS:,} more problem(s) of the same config")
     return "; ".join(parts)
 
 
