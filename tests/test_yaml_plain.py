@@ -44,11 +44,18 @@ def test_an_impossible_unquoted_date_is_named_by_its_key(study: Study) -> None:
     study.refused(dated.encode(), "livebench.release_date", "must be a real date")
 
 
-def test_a_merge_config_with_a_key_twice_or_an_impossible_date(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "method: ties\nmethod: average\n",
+            r"line 4, column 1: the key .method. is given twice .* keep one of them",
+        ),
+        ("method: average\nseed: 2024-02-30\n", "seed"),
+    ],
+)
+def test_a_merge_config_with_a_key_twice_or_an_impossible_date(tmp_path: Path, text: str, message: str) -> None:
     file = tmp_path / "merge.yaml"
-    file.write_text("base_model: b\nmodels: [x, y]\nmethod: ties\nmethod: average\n")
-    with pytest.raises(MergeError, match=r"at line 4, column 1: the key 'method' is given twice .* keep one of them"):
-        load_merge_config(file)
-    file.write_text("base_model: b\nmodels: [x, y]\nmethod: average\nseed: 2024-02-30\n")
-    with pytest.raises(MergeError, match="seed"):
+    file.write_text("base_model: b\nmodels: [x, y]\n" + text)
+    with pytest.raises(MergeError, match=message):
         load_merge_config(file)
