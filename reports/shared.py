@@ -16,7 +16,7 @@ from reports import attack_curve, effects, transfer
 from reports import clean as clean_mod
 from reports.load import ATTACK, CLEAN, LIVEBENCH, SELECTION
 from reports.section import Inputs, Shared
-from reports.variants import carried_forward, chosen_models
+from reports.variants import Choice, carried_forward, chosen_models
 from robustness.experiment.spec.config import AXIS_MARK
 
 
@@ -48,11 +48,19 @@ class Rows:
     warnings: list[str]
 
 
+def _carried_choices(inputs: Inputs) -> list[Choice]:
+    # A magnitude-axis point's choice is not carried into phase two: its candidate has selection scores only.
+    return [c for c in chosen_models(inputs.frame(SELECTION)) if AXIS_MARK not in (c.setting or "")]
+
+
+CHOSEN = Shared(name="chosen", reads=(SELECTION,), compute=_carried_choices)
+"""The M3 candidate each selection carried into phase two (the magnitude axis' other scales left out)."""
+
+
 def _carried_rows(inputs: Inputs) -> Rows:
     """The rows of the references, the plain merges and the chosen M3 candidates (what is dropped, in warnings)."""
     warnings: list[str] = []
-    # A magnitude-axis point's choice is not carried into phase two: its candidate has selection scores only.
-    chosen = [c for c in chosen_models(inputs.frame(SELECTION)) if AXIS_MARK not in (c.setting or "")]
+    chosen = inputs.get(CHOSEN)
     return Rows(
         attacks=carried_forward(inputs.get(TABLE_ATTACKS), chosen, warnings),
         clean=carried_forward(inputs.frame(CLEAN), chosen, warnings),
@@ -64,8 +72,8 @@ def _carried_rows(inputs: Inputs) -> Rows:
 
 ROWS = Shared(
     name="rows",
-    reads=(SELECTION, CLEAN, LIVEBENCH),
-    uses=(SPLIT_CURVE, TABLE_ATTACKS),
+    reads=(CLEAN, LIVEBENCH),
+    uses=(SPLIT_CURVE, TABLE_ATTACKS, CHOSEN),
     compute=_carried_rows,
 )
 

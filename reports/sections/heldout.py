@@ -7,11 +7,10 @@ import pandas as pd
 
 from reports import heldout
 from reports.document import Block
-from reports.load import MEASURE, SELECTION
+from reports.load import MEASURE
 from reports.section import Inputs, Section, opening
-from reports.shared import ROWS
-from reports.variants import carried_forward, chosen_models
-from robustness.experiment.spec.config import AXIS_MARK
+from reports.shared import CHOSEN, ROWS
+from reports.variants import carried_forward
 
 INTRO = (
     "Each attack seed's search found one prompt per model on the seed's search rows; that prompt and the clean prompt "
@@ -23,8 +22,9 @@ INTRO = (
 
 
 def _rows(inputs: Inputs) -> pd.DataFrame:
-    chosen = [c for c in chosen_models(inputs.frame(SELECTION)) if AXIS_MARK not in (c.setting or "")]
-    return heldout.heldout_rows(carried_forward(inputs.frame(MEASURE), chosen), inputs.get(ROWS).attacks)
+    chosen = inputs.get(CHOSEN)
+    measures = carried_forward(inputs.frame(MEASURE), chosen)
+    return heldout.heldout_rows(measures, inputs.get(ROWS).attacks)
 
 
 def _render(frame: pd.DataFrame) -> list[Block]:
@@ -33,4 +33,4 @@ def _render(frame: pd.DataFrame) -> list[Block]:
     return opening("Held-out attacks: the verdict", INTRO, heldout.heldout_table(frame))
 
 
-SECTION = Section(name="heldout", reads=(MEASURE, SELECTION), uses=(ROWS,), compute=_rows, render=_render)
+SECTION = Section(name="heldout", reads=(MEASURE,), uses=(CHOSEN, ROWS), compute=_rows, render=_render)

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from robustness.metrics import UNKNOWN, pdr
+from robustness.metrics import pdr
+from robustness.stats.resample import batch_mcc
 
 # A metric on each row-subset: (predictions [.., R], labels [R]) -> value for all rows, and for each row left out.
 Metric = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -70,27 +71,10 @@ def accuracy_loo(predictions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
 
 
 def mcc_loo(predictions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Matthews correlation (binary labels 0/1; an unparsed answer, -1, becomes the wrong label, as
-    robustness.metrics.mcc counts it) on all rows and with each row left out; 0 where it is undefined (a single
-    predicted or true class), as scikit-learn returns."""
-    positive = labels == 1
-    said_yes = np.where(predictions == UNKNOWN, ~positive, predictions == 1)
-    counts = {
-        "tp": (said_yes & positive).astype(np.float64),
-        "fp": (said_yes & ~positive).astype(np.float64),
-        "fn": (~said_yes & positive).astype(np.float64),
-        "tn": (~said_yes & ~positive).astype(np.float64),
-    }
-    full = {k: v.sum(axis=-1, keepdims=True) for k, v in counts.items()}
-    return _mcc(full)[..., 0], _mcc({k: full[k] - counts[k] for k in counts})
-
-
-def _mcc(c: dict[str, np.ndarray]) -> np.ndarray:
-    numerator = c["tp"] * c["tn"] - c["fp"] * c["fn"]
-    denominator = (c["tp"] + c["fp"]) * (c["tp"] + c["fn"]) * (c["tn"] + c["fp"]) * (c["tn"] + c["fn"])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = numerator / np.sqrt(denominator)
-    return np.where(denominator > 0, value, 0.0)
+    """Matthews correlation on all rows and with each row left out, as `batch_mcc` computes it (an unparsed answer,
+    -1, is the wrong label; 0 where it is undefined): the left-out row gets weight 0."""
+    leave_one_out = 1.0 - np.eye(labels.shape[-1])  # [left out, row]
+    return batch_mcc(labels, predictions), batch_mcc(labels, predictions[..., None, :], leave_one_out)
 
 
 METRICS: dict[str, Metric] = {"accuracy": accuracy_loo, "mcc": mcc_loo}

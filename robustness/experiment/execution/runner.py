@@ -55,6 +55,12 @@ def resolve_checkpoints(cfg: ExperimentConfig) -> Checkpoints:
     return Checkpoints(paths, refs)
 
 
+def done_record(store: Store, key: str) -> Record | None:
+    """The record of a finished unit, or None where the store holds no finished unit of that key."""
+    found = store.get(key)
+    return found.result if found is not None and found.status == "done" and isinstance(found.result, Record) else None
+
+
 class StoredRecords(Mapping[str, Record]):
     """The store's finished records by key, read on demand (what planning needs of the store)."""
 
@@ -62,10 +68,10 @@ class StoredRecords(Mapping[str, Record]):
         self.store, self.done = store, store.done_keys()
 
     def __getitem__(self, key: str) -> Record:
-        found = self.store.get(key) if key in self.done else None
-        if found is None or found.status != "done" or not isinstance(found.result, Record):
+        found = done_record(self.store, key) if key in self.done else None
+        if found is None:
             raise KeyError(key)
-        return found.result
+        return found
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.done)
@@ -113,11 +119,11 @@ class Runner:
     def needed(self, unit: Unit) -> dict[str, Record]:
         out = {}
         for key in unit.kind.needs(unit):
-            stored = self.store.get(key)
-            if stored is None or stored.status != "done" or not isinstance(stored.result, Record):
+            found = done_record(self.store, key)
+            if found is None:
                 raise RuntimeError(f"unit {unit.key} needs {key}, which is not stored yet: a unit must run after "
                                    "the units it needs (a bug in the unit order)")  # fmt: skip
-            out[key] = stored.result
+            out[key] = found
         return out
 
     def put(self, unit: Unit, finished: Finished) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 from robustness.experiment.kinds.attack import AttackInputs
 from robustness.experiment.kinds.base import Context, Unit, UnitKind
-from robustness.experiment.kinds.replay import score_found_prompt, source_record
+from robustness.experiment.kinds.replay import found_prompt_work, score_found_prompt, source_record
 from robustness.records import AttackRecord
 
 if TYPE_CHECKING:
@@ -40,9 +40,7 @@ class MeasureKind(UnitKind, name="measure", inputs_type=MeasureInputs, record_ty
         return score_found_prompt(unit, ctx, source, inputs, inputs.source)
 
     def work(self, inputs: MeasureInputs, work: Work) -> float:
-        """The clean and the found prompt, once each, on the measurement rows."""
-        return work.parameters * 2 * work.evaluation(inputs.dataset, len(inputs.rows), inputs.mode,
-                                                     work.max_new_tokens)  # fmt: skip
+        return found_prompt_work(inputs, work)
 
 
 KIND = MeasureKind()

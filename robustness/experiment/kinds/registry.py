@@ -59,11 +59,6 @@ def plan_order() -> list[str]:
     return sorted(ranks, key=lambda name: ranks[name])
 
 
-def model_kinds() -> set[str]:
-    """The stored kinds whose work runs the model (a faster device speeds them up)."""
-    return {k.stored_as for k in kinds() if k.runs_model}
-
-
 def stored_kind(stored_as: str, inputs: Mapping[str, Any]) -> UnitKind:
     """The kind of a stored unit, from its stored kind and inputs."""
     for kind in kinds():

@@ -48,12 +48,16 @@ class ReplayKind(UnitKind, name="replay", stored_as="attack", inputs_type=Transf
         return score_found_prompt(unit, ctx, source, inputs, inputs.source)
 
     def work(self, inputs: TransferInputs, work: Work) -> float:
-        """The clean and the source's attacked prompt, once each."""
-        return work.parameters * 2 * work.evaluation(inputs.dataset, len(inputs.rows), inputs.mode,
-                                                     work.max_new_tokens)  # fmt: skip
+        return found_prompt_work(inputs, work)
 
 
 KIND = ReplayKind()
+
+
+def found_prompt_work(inputs: AttackInputs, work: Work) -> float:
+    """A found prompt's measure step: the clean and the found prompt, once each, on the unit's rows."""
+    return work.parameters * 2 * work.evaluation(inputs.dataset, len(inputs.rows), inputs.mode,
+                                                 work.max_new_tokens)  # fmt: skip
 
 
 def source_record(unit: Unit, ctx: Context, key: str) -> AttackRecord:

@@ -84,6 +84,7 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
     groups: dict[str, list[Unit]] = {}  # job name -> its units, in plan order
     after: dict[str, tuple[str, ...]] = {}
     job_of: dict[str, str] = {}  # unit key -> its job
+    model_of = {u.key: u.model.model_id for u in [*planned.first, *planned.second] if u.model is not None}
     for unit in planned.first:
         if unit.model is not None:
             name = unit.model.model_id + (" (selection rows)" if unit.model.pair == REFERENCE else "")
@@ -96,9 +97,7 @@ def study_jobs(planned: Planned, cost: Callable[[Unit], float], load: float) -> 
     for unit in planned.second:
         assert unit.model is not None
         model = unit.model
-        elsewhere = [
-            k for k in unit.kind.needs(unit) if (job_of[k].split(" (")[0] if k in job_of else "") != model.model_id
-        ]
+        elsewhere = [k for k in unit.kind.needs(unit) if model_of.get(k) != model.model_id]  # a measurement: its own
         if elsewhere:  # a replay: after the jobs of the other models' units it needs
             name = f"{model.model_id} (transfer)"
             own = [n for n in (f"{model.model_id} (report rows)", f"{model.model_id} (phase 2)", model.model_id)
