@@ -4,8 +4,6 @@ stored predictions, and turning measurement on adds units without changing any o
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,9 @@ from robustness.experiment.planning.plan import phase_one, phase_two
 from robustness.experiment.planning.rows import split_rows
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.stats import crossed_test
+from robustness.store import Store
 from tests.tiny import tiny_tokenizer
-from tests.tiny_study import save_family, study, write
+from tests.tiny_study import save_family, stored_in_order, study, write
 
 ATTACKS = [{"attack": "stresstest", "datasets": ["sst2"], "seeds": [0, 1], "n": 3}]
 
@@ -34,17 +33,12 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     return root / "runs" / "rerun"
 
 
-def stored(run_dir: Path, kind: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    with sqlite3.connect(run_dir / "results.sqlite") as conn:
-        rows = conn.execute("SELECT key, inputs, result FROM units WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
-    return [(k, json.loads(i), json.loads(r)) for k, i, r in rows]
-
-
 def test_each_found_prompt_is_measured_on_rows_no_search_saw(run_dir: Path) -> None:
-    attacks = {k: r for k, _, r in stored(run_dir, "attack")}
-    measures = stored(run_dir, "measure")
+    attacks = {k: r for k, _, r in stored_in_order(run_dir, "attack")}
+    measures = stored_in_order(run_dir, "measure")
     assert len(measures) == 4  # the plain and the chosen merge, 2 seeds each
-    config = ExperimentConfig.model_validate(json.loads(json.dumps(_config(run_dir))))
+    with Store.open_readonly(run_dir) as store:
+        config = ExperimentConfig.model_validate(store.config())
     e = config.eval
     held_out = split_rows(872, e.selection_n, e.report_n, 5, e.split_seed)[2]
     for _, inputs, result in measures:
@@ -52,12 +46,6 @@ def test_each_found_prompt_is_measured_on_rows_no_search_saw(run_dir: Path) -> N
         assert result["indices"] == held_out and not set(held_out) & set(source["indices"])
         assert result["attacked_prompt"] == source["attacked_prompt"] and result["model_id"] == source["model_id"]
         assert result["source_key"] == inputs["source"] and result["queries"] == 1
-
-
-def _config(run_dir: Path) -> dict[str, Any]:
-    with sqlite3.connect(run_dir / "results.sqlite") as conn:
-        (text,) = conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-    return dict(json.loads(text))
 
 
 def test_the_report_tests_m3_against_plain_on_the_stored_held_out_predictions(run_dir: Path) -> None:
@@ -70,7 +58,7 @@ def test_the_report_tests_m3_against_plain_on_the_stored_held_out_predictions(ru
     row = table.iloc[0]
     assert (row.seeds, row.rows, row.dataset, row.attack) == (2, 5, "sst2", "stresstest")
     arms: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
-    for _, _, result in stored(run_dir, "measure"):
+    for _, _, result in stored_in_order(run_dir, "measure"):
         arms[bool(result["m3"])].append(result)
     a, b = (np.array([r["attacked_predictions"] for r in sorted(arms[m], key=lambda r: r["seed"])]) for m in (1, 0))
     direct = crossed_test(a, b, np.array(arms[True][0]["labels"]), "accuracy")

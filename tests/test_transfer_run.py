@@ -16,7 +16,7 @@ from robustness.experiment.kinds.base import Unit
 from robustness.experiment.kinds.replay import TransferInputs
 from robustness.experiment.spec.config import load_experiment
 from tests.tiny import tiny_tokenizer
-from tests.tiny_study import save_family, study, write
+from tests.tiny_study import save_family, stored_in_order, study, write
 
 TRANSFER = {"sources": ["experts", "plain"]}
 
@@ -29,13 +29,6 @@ def family(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def transfer_study(root: Path, family: dict[str, str], data_dir: Path, **changes: Any) -> str:
     config = study(root / "runs", family, data_dir, transfer=TRANSFER, keep_merges=True, **changes)
     return write(root, config, "transfer")
-
-
-def stored_in_order(run_dir: Path) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(key, inputs, result) of every stored attack unit, in the order the runner stored them."""
-    with sqlite3.connect(run_dir / "results.sqlite") as conn:
-        rows = conn.execute("SELECT key, inputs, result FROM units WHERE kind = 'attack' ORDER BY rowid").fetchall()
-    return [(k, json.loads(i), json.loads(r)) for k, i, r in rows]
 
 
 def replays_follow_sources(attacks: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> int:

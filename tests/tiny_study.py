@@ -86,3 +86,10 @@ def stored_results(run_dir: Path) -> dict[str, dict[str, Any]]:
         record.get("merge_json", {}).pop("seconds", None)  # wall time of the merge
         out[key] = {"kind": kind, **record}
     return out
+
+
+def stored_in_order(run_dir: Path, kind: str = "attack") -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(key, inputs, result) of every stored unit of `kind`, in the order the runner stored them."""
+    with sqlite3.connect(run_dir / "results.sqlite") as conn:
+        rows = conn.execute("SELECT key, inputs, result FROM units WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
+    return [(k, json.loads(i), json.loads(r)) for k, i, r in rows]
