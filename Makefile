@@ -9,7 +9,7 @@ PYTEST_ARGS ?= -m "not slow"
 EXPERIMENT ?= configs/default.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format models robustness quick report bench livebench-data
+.PHONY: help install test test-slow lint format models robustness quick score-vs-generate report bench livebench-data
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,9 @@ robustness: ## build the default models if missing, run configs/default.yaml (re
 
 quick: ## every table and figure of the report on a handful of rows (configs/quick.yaml): a first look, minutes
 	@$(MAKE) --no-print-directory robustness EXPERIMENT=configs/quick.yaml
+
+score-vs-generate: ## the main table's models in score and generate mode on 100 rows each, raw answers kept (configs/score-vs-generate.yaml)
+	@$(MAKE) --no-print-directory robustness EXPERIMENT=configs/score-vs-generate.yaml
 
 report: ## render the report of a run: make report RUN=runs/NAME
 	@test -n "$(RUN)" || { echo "make report: name the run folder, e.g. make report RUN=runs/default" >&2; exit 2; }

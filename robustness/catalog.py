@@ -13,7 +13,7 @@ code (the evaluator, the word generators, torch) is imported only when the attac
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator
 
@@ -26,7 +26,9 @@ __all__ = [
     "ATTACK_SETTINGS",
     "COMBINING",
     "DATASETS",
+    "DEFAULT_READING",
     "METHODS",
+    "READINGS",
     "REFERENCES",
     "SEARCHES",
     "SPARSIFYING",
@@ -38,6 +40,7 @@ __all__ = [
     "MethodName",
     "MetricName",
     "ModelKind",
+    "ReadingName",
     "RecordSearch",
     "SearchName",
     "attack_order",
@@ -111,3 +114,10 @@ def attack_order() -> dict[str, int]:
 
 def method_label(name: str) -> str:
     return METHODS[name].display if name in METHODS else REFERENCES[name]
+
+
+# How a generated answer is read as a label (robustness/parsing.py): PromptBench's last word, or the one label word
+# the answer names.
+ReadingName = Literal["last_word", "sole_label"]
+READINGS: tuple[str, ...] = get_args(ReadingName)
+DEFAULT_READING: ReadingName = "last_word"

@@ -1,5 +1,5 @@
 """Evaluating a model on a GLUE split with one prompt: `score` mode (label-word log-probabilities, one forward
-pass) or `generate` mode (greedy decoding read the PromptBench way)."""
+pass) or `generate` mode (greedy decoding, each answer read by a documented rule: robustness/parsing.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from robustness.data.glue import GlueSplit
 from robustness.metrics import METRICS, accuracy, metric_for
 from robustness.models.backend import Backend
-from robustness.parsing import parse_label
+from robustness.parsing import DEFAULT_READING, ReadingName, parse_label
 from robustness.prompts import Prompt, label_words
 
 # Turns task inputs into model inputs (e.g. wraps them in the chat template).
@@ -70,8 +70,14 @@ def evaluate_clean(
 Mode = Literal["score", "generate"]
 
 
-def generate_predictions(backend: Backend, texts: Sequence[str], dataset: str, max_new_tokens: int) -> list[int]:
-    return [parse_label(answer, dataset) for answer in backend.generate(texts, max_new_tokens)]
+def generate_answers(backend: Backend, texts: Sequence[str], max_new_tokens: int) -> list[str]:
+    """The raw generated answers (what the reading rule reads; kept so that the reading can be audited)."""
+    return list(backend.generate(texts, max_new_tokens))
+
+
+def generate_predictions(backend: Backend, texts: Sequence[str], dataset: str, max_new_tokens: int,
+                         reading: str = DEFAULT_READING) -> list[int]:  # fmt: skip
+    return [parse_label(answer, dataset, reading) for answer in generate_answers(backend, texts, max_new_tokens)]
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Outcome:
     metric: float
     accuracy: float
     predictions: tuple[int, ...]
+    answers: tuple[str, ...] = ()  # generate mode: the raw answers the predictions were read from
 
 
 @dataclass
@@ -97,6 +104,9 @@ class PromptEvaluator:
     format_texts: FormatFn
     mode: Mode = "score"
     max_new_tokens: int = 10
+    reading: ReadingName = (
+        DEFAULT_READING  # generate mode's rule for reading an answer as a label (robustness/parsing.py)
+    )
     on_evaluate: Callable[[int], None] | None = None  # progress hook: called with the evaluation count
     queries: int = 0
     evaluations: int = 0
@@ -116,16 +126,19 @@ class PromptEvaluator:
             return self._memo[prompt]
         self.evaluations += 1
         texts = self.format_texts([prompt.replace("{content}", self.data.sentences[i]) for i in self.indices])
+        answers: list[str] = []
         if self.mode == "score":
             predictions = score_predictions(self.backend, texts, self.data.dataset)
         else:
-            predictions = generate_predictions(self.backend, texts, self.data.dataset, self.max_new_tokens)
+            answers = generate_answers(self.backend, texts, self.max_new_tokens)
+            predictions = [parse_label(a, self.data.dataset, self.reading) for a in answers]
         labels = self.labels
         outcome = Outcome(
             prompt=prompt,
             metric=METRICS[self.metric_name](labels, predictions),
             accuracy=accuracy(labels, predictions),
             predictions=tuple(predictions),
+            answers=tuple(answers),
         )
         self._memo[prompt] = outcome
         if self.on_evaluate is not None:
@@ -141,6 +154,7 @@ def evaluator_for(
     chat: bool | None = None,
     max_new_tokens: int = 10,
     batch_size: int | None = None,
+    reading: ReadingName = DEFAULT_READING,
 ) -> PromptEvaluator:
     """A PromptEvaluator on a loaded model: inputs wrapped in its chat template unless `chat` is False
     (`None`: when it has one)."""
@@ -157,4 +171,5 @@ def evaluator_for(
         partial(format_inputs, loaded.tokenizer, chat=use_chat),
         mode=mode,
         max_new_tokens=max_new_tokens,
+        reading=reading,
     )

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from robustness.catalog import AttackName, DatasetName, MetricName, ModelKind, RecordSearch
+from robustness.catalog import AttackName, DatasetName, MetricName, ModelKind, ReadingName, RecordSearch
 
 Convention = Literal["official", "preserve_scale"]
 
@@ -42,6 +42,23 @@ class MergeRecord(ModelIdentity):
     merge_json: dict[str, Any] = Field(default_factory=dict)
 
 
+class ModeCheck(Record):
+    """Both modes on the same rows: the raw generated answers, the labels the study's rule read from them, and
+    score mode's labels. The report reads the answers again under every rule (robustness/parsing.py)."""
+
+    indices: list[int]
+    labels: list[int]
+    answers: list[str]
+    reading: ReadingName
+    generated: list[int]  # read from `answers` by `reading`; -1: no label
+    scored: list[int]
+
+    @property
+    def agreement(self) -> float:
+        """Share of the rows on which both modes give the same label."""
+        return sum(a == b for a, b in zip(self.generated, self.scored, strict=True)) / len(self.indices)
+
+
 class CleanRecord(ModelIdentity):
     """One clean evaluation of one model on one split with one prompt, with per-sample predictions."""
 
@@ -57,6 +74,10 @@ class CleanRecord(ModelIdentity):
     labels: list[int]
     predictions: list[int]  # -1: the answer mapped to no label (counts as wrong)
     agreement: float | None = None  # fraction of rows where score and generate modes agree
+    # Generate mode: every row's raw answer and the rule that read it, so that the reading can be audited.
+    answers: list[str] | None = None
+    reading: ReadingName | None = None
+    mode_check: ModeCheck | None = None  # score mode against generated answers on the first agreement_n rows
 
 
 class AttackRecord(ModelIdentity):
@@ -83,6 +104,12 @@ class AttackRecord(ModelIdentity):
     # search is the source's, `queries` the one attacked evaluation), and the source's model. None for attacks.
     source_key: str | None = None
     source_model_id: str | None = None
+    # A found prompt measured in generate mode (`eval.measure_generate`): the predictions are read from these raw
+    # answers by `reading`. None: score mode, as every record from before it existed.
+    mode: Literal["score", "generate"] | None = None
+    reading: ReadingName | None = None
+    clean_answers: list[str] | None = None
+    attacked_answers: list[str] | None = None
 
 
 class QuestionScore(Record):

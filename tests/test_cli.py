@@ -106,6 +106,19 @@ def test_eval_json(data_dir: Path, base_model_dir: Path) -> None:
     assert out["prompt"].endswith("Question:{content}\nAnswer:")
 
 
+@pytest.mark.parametrize("reading", ["last_word", "sole_label"])
+def test_eval_generate_json_keeps_the_raw_answers(data_dir: Path, base_model_dir: Path, reading: str) -> None:
+    from robustness.parsing import parse_label
+
+    result = m3r("eval", "--model", str(base_model_dir), "--dataset", "sst2", "--n", "4", "--mode", "generate",
+                 "--reading", reading, "--data-dir", str(data_dir), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["mode"] == "generate" and out["reading"] == reading
+    assert len(out["answers"]) == 4 and all(isinstance(a, str) and a for a in out["answers"])
+    assert out["predictions"] == [parse_label(a, "sst2", reading) for a in out["answers"]]
+
+
 def test_attack_json(data_dir: Path, base_model_dir: Path) -> None:
     result = m3r("attack", "--model", str(base_model_dir), "--dataset", "sst2", "--attack", "stresstest",
                  "--n", "4", "--data-dir", str(data_dir), "--json")  # fmt: skip

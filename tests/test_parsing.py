@@ -33,3 +33,28 @@ def test_parse_label(raw: str, dataset: str, label: int) -> None:
 def test_last_word_strips_pad_and_punctuation() -> None:
     assert last_word("  <pad>Positive!</s>\n") == "positive"
     assert last_word("(negative)") == "negative"
+
+
+@pytest.mark.parametrize(
+    ("raw", "dataset", "label"),
+    [
+        ("The tone of this statement is positive, as it", "sst2", 1),  # chat-style: last_word reads -1
+        ("The tone of this statement is predominantly negative, as", "sst2", 0),
+        ("Positive: nolan is poised to embark on a", "sst2", 1),
+        ("positive or negative? Negative.", "sst2", -1),  # both labels named: never guessed
+        ("Unflinchingly bleak and desperate.", "sst2", -1),  # no label named
+        ("positively", "sst2", -1),  # a whole word only
+        ("This sentence is unacceptable.", "cola", 0),  # 'unacceptable' does not name 'acceptable'
+        ("Acceptable, because the verb agrees", "cola", 1),
+        ("acceptable? No: unacceptable", "cola", -1),
+        ("<pad>negative</s>", "sst2", 0),
+        ("", "sst2", -1),
+    ],
+)
+def test_sole_label_reads_the_one_label_an_answer_names(raw: str, dataset: str, label: int) -> None:
+    assert parse_label(raw, dataset, "sole_label") == label
+
+
+def test_the_default_reading_is_promptbench_last_word() -> None:
+    chat = "The tone of this statement is positive, as it"
+    assert parse_label(chat, "sst2") == parse_label(chat, "sst2", "last_word") == -1

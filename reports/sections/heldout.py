@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports import heldout
+from reports import heldout, modes
 from reports.document import Block
 from reports.load import MEASURE
 from reports.section import Inputs, Section, opening
@@ -23,7 +23,7 @@ INTRO = (
 
 def _rows(inputs: Inputs) -> pd.DataFrame:
     chosen = inputs.get(CHOSEN)
-    measures = carried_forward(inputs.frame(MEASURE), chosen)
+    measures = carried_forward(modes.in_mode(inputs.frame(MEASURE), "score"), chosen)
     return heldout.heldout_rows(measures, inputs.get(ROWS).attacks)
 
 

@@ -21,6 +21,9 @@ def add_task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-seed", type=seed, help="seed of the row sample (default: --seed)")
     p.add_argument("--mode", default="score", choices=("score", "generate"), help="score (default) or generate")
     p.add_argument("--max-new-tokens", type=positive_int, default=10, help="generate mode's budget (default 10)")
+    p.add_argument("--reading", default=catalog.DEFAULT_READING, choices=catalog.READINGS,
+                   help="generate mode's rule for reading an answer: last_word (PromptBench's, default) or "
+                        "sole_label (the one label word the answer names)")  # fmt: skip
     p.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
                    help="wrap inputs in the chat template (default: when the model has one)")  # fmt: skip
     p.add_argument("--batch-size", type=positive_int, help="rows per forward pass (default: 16 on CPU, 64 on GPU)")
@@ -72,7 +75,8 @@ def load_evaluator(args: argparse.Namespace, task: Task) -> tuple[Any, Any]:
     if args.chat and not loaded.has_chat_template:
         raise UserError(f"--chat was asked for but {args.model!r} has no chat template")
     evaluator = evaluator_for(loaded, task.data, task.indices, mode=args.mode, chat=args.chat,
-                              max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)  # fmt: skip
+                              max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                              reading=args.reading)  # fmt: skip
     return loaded, evaluator
 
 
@@ -83,6 +87,7 @@ def common_json(args: argparse.Namespace, task: Task, loaded: Any, evaluator: An
         "split": task.data.split,
         "prompt_name": task.prompt_name,
         "mode": evaluator.mode,
+        **({"reading": evaluator.reading} if evaluator.mode == "generate" else {}),
         "chat": args.chat if args.chat is not None else bool(loaded.has_chat_template),
         "n": len(task.indices),
         "sample_seed": task.seed,

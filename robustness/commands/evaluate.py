@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from robustness import catalog
 from robustness.commands.argtypes import seed
@@ -32,11 +33,17 @@ def run(args: argparse.Namespace) -> int:
         "labels": evaluator.labels,
         "predictions": list(outcome.predictions),
     }
+    if evaluator.mode == "generate":
+        result["answers"] = list(outcome.answers)  # the raw answers, so that the reading can be audited
     if args.json:
         print(json.dumps(result))
     else:
         print(
-            f"{task.data.dataset} {task.prompt_name} ({evaluator.mode}, n={len(task.indices)}): "
+            f"{task.data.dataset} {task.prompt_name} ({_mode(evaluator)}, n={len(task.indices)}): "
             f"{evaluator.metric_name} {outcome.metric:.4f}, accuracy {outcome.accuracy:.4f}"
         )
     return 0
+
+
+def _mode(evaluator: Any) -> str:
+    return f"generate, read by {evaluator.reading}" if evaluator.mode == "generate" else evaluator.mode

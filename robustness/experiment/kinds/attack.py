@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from robustness.catalog import AttackName, DatasetName
+from robustness.catalog import AttackName, DatasetName, ReadingName
 from robustness.experiment.kinds.base import Context, Inputs, ModelInputs, Unit, UnitKind
-from robustness.experiment.kinds.common import scoring
+from robustness.experiment.kinds.common import reading_input, scoring
 from robustness.records import AttackRecord
 
 if TYPE_CHECKING:
@@ -46,11 +46,14 @@ class AttackInputs(ModelInputs):
     # 'curve': a unit of the attacked lambda curve (every M3 candidate and the plain merge, on `curve_n` rows),
     # which the report keeps apart from the tables' attacks; absent for those, whose keys predate it.
     purpose: Literal["curve", "transfer"] | None = None
+    # Generate mode's rule for reading an answer; None: PromptBench's last word (keys from before it existed).
+    reading: ReadingName | None = None
 
     def payload(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        if data["purpose"] is None:
-            del data["purpose"]
+        for key in ("purpose", "reading"):
+            if data[key] is None:
+                del data[key]
         return data
 
 
@@ -64,7 +67,7 @@ class AttackKind(UnitKind, name="attack", inputs_type=AttackInputs, record_type=
 
         inputs = unit.inputs_as(AttackInputs)
         spec, recipe = inputs.attack, get_attack(inputs.attack.attack)
-        s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt)
+        s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt, inputs.reading)
         generator, similarity = (None, None)
         if recipe.needs_word_models:
             generator, similarity = _word_models(unit, s.loaded, ctx.worker.cached(spec.attack))
@@ -132,6 +135,7 @@ def attack_units(cfg: ExperimentConfig, spec: AttackConfig, model: ModelSpec, da
                 attack=settings,
                 seed=seed,
                 purpose=CURVE if curve else None,
+                reading=reading_input(cfg, reads_answers=cfg.eval.mode == "generate"),
             ),
             f"{model.model_id}/{dataset}/{spec.attack}/{seed}" + (f"/{CURVE}" if curve else ""),
         )

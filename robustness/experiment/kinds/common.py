@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from merges.registry import combiner_of
 from robustness import catalog
+from robustness.catalog import DEFAULT_READING, ReadingName
 
 if TYPE_CHECKING:
     from robustness.data.glue import GlueSplit
@@ -39,11 +40,14 @@ def identity_fields(model: ModelSpec, cfg: ExperimentConfig, merge_json: dict[st
     }
 
 
-def evaluator(loaded: Any, cfg: ExperimentConfig, data: GlueSplit, rows: list[int], mode: str) -> PromptEvaluator:
+def evaluator(loaded: Any, cfg: ExperimentConfig, data: GlueSplit, rows: list[int], mode: str,
+              reading: ReadingName | None = None) -> PromptEvaluator:  # fmt: skip
+    """`reading`: the unit's rule for reading a generated answer (None: PromptBench's last word, the default)."""
     from robustness.evaluate import evaluator_for
 
     return evaluator_for(loaded, data, rows, mode=mode, chat=cfg.eval.chat,  # type: ignore[arg-type]
-                         max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size)  # fmt: skip
+                         max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
+                         reading=reading or DEFAULT_READING)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ class Scoring:
         )
 
 
-def scoring(unit: Unit, ctx: Context, dataset: str, rows: list[int], mode: str, prompt: str) -> Scoring:
+def scoring(unit: Unit, ctx: Context, dataset: str, rows: list[int], mode: str, prompt: str,
+            reading: ReadingName | None = None) -> Scoring:  # fmt: skip
     """Load the unit's model on the worker and set up the evaluator of `prompt` (the study's, by name) on `rows`."""
     from robustness.prompts import get_prompt
 
@@ -77,4 +82,11 @@ def scoring(unit: Unit, ctx: Context, dataset: str, rows: list[int], mode: str, 
     data = ctx.worker.data[dataset]
     loaded = ctx.worker.load(unit.model)
     found = get_prompt(data.dataset, prompt, ctx.cfg.data_dir)
-    return Scoring(data, loaded, found, evaluator(loaded, ctx.cfg, data, rows, mode))
+    return Scoring(data, loaded, found, evaluator(loaded, ctx.cfg, data, rows, mode, reading))
+
+
+def reading_input(cfg: ExperimentConfig, reads_answers: bool) -> ReadingName | None:
+    """The study's reading rule as the input of a unit that reads generated answers (`reads_answers`); None for a
+    unit that reads none and at PromptBench's default, so that keys from before the setting existed stay the same
+    and a rule no unit applies reruns nothing."""
+    return None if cfg.eval.reading == DEFAULT_READING or not reads_answers else cfg.eval.reading

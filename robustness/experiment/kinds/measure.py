@@ -15,6 +15,7 @@ from robustness.experiment.kinds.replay import found_prompt_work, score_found_pr
 from robustness.records import AttackRecord
 
 if TYPE_CHECKING:
+    from robustness.catalog import ReadingName
     from robustness.experiment.sizing.work import Work
 
 HELD_OUT: Final = "held-out"  # the label part of a measurement unit
@@ -46,10 +47,13 @@ class MeasureKind(UnitKind, name="measure", inputs_type=MeasureInputs, record_ty
 KIND = MeasureKind()
 
 
-def measure_unit(source: Unit, rows: list[int]) -> Unit:
-    """Measure the prompt that `source` (an attack unit) finds, on its own model, on `rows` (held out from it)."""
+def measure_unit(source: Unit, rows: list[int], generate: ReadingName | None = None) -> Unit:
+    """Measure the prompt that `source` (an attack unit) finds, on its own model, on `rows` (held out from it).
+    `generate`: in generate mode instead of the source's mode, answers read by that rule."""
     src = source.inputs_as(AttackInputs)
     assert source.model is not None
     fields = src.model_dump(exclude={"rows", "purpose"})
+    if generate is not None:
+        fields.update(mode="generate", reading=generate)
     inputs = MeasureInputs(rows=rows, source=source.key, **fields)
-    return KIND.unit(source.model, inputs, f"{source.label}/{HELD_OUT}")
+    return KIND.unit(source.model, inputs, f"{source.label}/{HELD_OUT}" + ("/generate" if generate else ""))

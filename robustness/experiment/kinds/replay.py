@@ -26,7 +26,10 @@ class TransferInputs(AttackInputs):
     source: str  # the source attack unit's key
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        if data["reading"] is None:
+            del data["reading"]
+        return data
 
 
 class ReplayKind(UnitKind, name="replay", stored_as="attack", inputs_type=TransferInputs, record_type=AttackRecord,
@@ -74,7 +77,7 @@ def score_found_prompt(unit: Unit, ctx: Context, source: AttackRecord, inputs: A
     own prompt, rows no search saw) share. Filed as an attack record naming its source; no search, one query."""
     from robustness.metrics import pdr
 
-    s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt)
+    s = scoring(unit, ctx, inputs.dataset, inputs.rows, inputs.mode, inputs.prompt, inputs.reading)
     clean, attacked = s.scorer(s.prompt.text), s.scorer(source.attacked_prompt)
     fields = dict(**s.fields(unit, ctx), attack=inputs.attack.attack, search=source.search, seed=inputs.seed,
                   clean_metric=clean.metric, attacked_metric=attacked.metric, pdr=pdr(clean.metric, attacked.metric),
@@ -82,6 +85,9 @@ def score_found_prompt(unit: Unit, ctx: Context, source: AttackRecord, inputs: A
                   attacked_predictions=list(attacked.predictions), generator=source.generator,
                   similarity_encoder=source.similarity_encoder, source_key=key,
                   source_model_id=source.model_id)  # fmt: skip
+    if inputs.mode == "generate":
+        fields.update(mode="generate", reading=s.scorer.reading, clean_answers=list(clean.answers),
+                      attacked_answers=list(attacked.answers))  # fmt: skip
     return AttackRecord.model_validate(fields)
 
 

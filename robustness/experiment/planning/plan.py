@@ -148,6 +148,8 @@ def phase_two(cfg: ExperimentConfig, rows: Rows, chosen: dict[str, ModelSpec],
                 units += attacks
                 if cfg.eval.measure_n:  # each found prompt measured on the held-out rows, right after its search
                     units += [measure_unit(a, rows[dataset][2]) for a in attacks]
+                if cfg.eval.measure_generate:  # and again in generate mode, read by the study's rule
+                    units += [measure_unit(a, rows[dataset][2], generate=cfg.eval.reading) for a in attacks]
         if not cfg.livebench.methods or model.label in cfg.livebench.methods:
             units += livebench_units(cfg, model, identities)
         units += extension_units(cfg, model, rows, identities)

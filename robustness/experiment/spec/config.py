@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from robustness.catalog import DEFAULT_READING
 from robustness.configfile import load_config
 from robustness.experiment.spec.parts import (
     AXIS_MARK,
@@ -106,7 +107,8 @@ class ExperimentConfig(Frozen):
     def study_config(self) -> dict[str, Any]:
         """The config as the store records it (its hash is the study's identity): without the execution settings,
         so a study started with one executor resumes with the other as the same config, every unit reused, and
-        without optional settings that are off (`OPTIONAL_ATTACK_KEYS`, transfer, eval.measure_n)."""
+        without optional settings that are off or at the value they had before they existed (`OPTIONAL_ATTACK_KEYS`,
+        transfer, eval.measure_n, eval.reading, eval.measure_generate)."""
         data = self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
         for attack in data["attacks"]:
             for key in OPTIONAL_ATTACK_KEYS:
@@ -116,6 +118,10 @@ class ExperimentConfig(Frozen):
             data.pop("transfer", None)
         if data["eval"].get("measure_n") is None:
             data["eval"].pop("measure_n", None)
+        if data["eval"].get("reading") == DEFAULT_READING:
+            data["eval"].pop("reading", None)
+        if not data["eval"].get("measure_generate"):
+            data["eval"].pop("measure_generate", None)
         for method in data["methods"]:
             if method.get("scales") is None:
                 method.pop("scales", None)

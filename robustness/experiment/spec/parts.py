@@ -12,7 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from robustness.catalog import ATTACK_SETTINGS, ATTACKS, AttackName, DatasetName, MethodName, SearchName
+from robustness.catalog import (
+    ATTACK_SETTINGS,
+    ATTACKS,
+    DEFAULT_READING,
+    AttackName,
+    DatasetName,
+    MethodName,
+    ReadingName,
+    SearchName,
+)
 
 Seed = Annotated[int, Field(ge=0)]  # numpy refuses negative seeds
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")  # as robustness/models/device.py reads them, in lower case
@@ -154,12 +163,27 @@ class EvalConfig(Frozen):
     # Rows held out from selection and every attack search, on which each found prompt is measured (README, "Reading
     # the statistics"); None: off (found prompts are measured on the rows they were found on, as PromptBench does).
     measure_n: int | None = Field(default=None, gt=0)
+    # With measure_n: each found prompt measured again in generate mode on the same held-out rows (read by
+    # `reading`), beside score mode: does the prompt that score mode's search found hurt the generated answers too?
+    measure_generate: bool = False
     split_seed: Seed = 0
     agreement_n: int = Field(default=32, ge=0)  # rows on which score and generate modes are compared
+    # How a generated answer is read as a label (robustness/parsing.py): last_word is PromptBench's rule; sole_label
+    # reads the one label word a chat-style answer names. The report names the rule beside every generated number.
+    reading: ReadingName = DEFAULT_READING
     max_new_tokens: int = Field(default=10, gt=0)
     batch_size: int | None = Field(default=None, gt=0)
 
     _once = field_validator("datasets")(_each_once)
+
+    @model_validator(mode="after")
+    def _measure_generate(self) -> EvalConfig:
+        if self.measure_generate and (not self.measure_n or self.mode != "score"):
+            raise ValueError(
+                "measure_generate: measures each found prompt in generate mode beside score mode on the held-out "
+                "rows, so it needs eval.measure_n and eval.mode: score; set both or remove measure_generate"
+            )
+        return self
 
 
 class AttackConfig(Frozen):
