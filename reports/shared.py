@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reports import attack_curve, effects, transfer
+from reports import attack_curve, effects, selection_check, transfer
 from reports import clean as clean_mod
 from reports.load import ATTACK, CLEAN, LIVEBENCH, SELECTION
 from reports.section import Inputs, Shared
@@ -142,15 +142,20 @@ def _data_warnings(inputs: Inputs, effect_frame: pd.DataFrame) -> list[str]:
 
 
 def _warnings(inputs: Inputs) -> list[str]:
-    """Every warning of the report, in this order: models left out, ambiguous effect matches, low agreement, then
-    the data checks."""
+    """Every warning of the report, in this order: models left out, ambiguous effect matches, low agreement, chosen
+    M3 merges below their plain merge, then the data checks."""
     found = inputs.get(EFFECTS)
+    settings = inputs.settings
+    choices: list[Choice] = inputs.get(CHOSEN)
+    below = selection_check.chosen_below_plain(inputs.frame(CLEAN), choices, settings.resamples, settings.seed)
     return [
         *inputs.get(ROWS).warnings,
         *found.warnings,
         *clean_mod.agreement_warnings(inputs.get(AGREEMENT)),
+        *below,
         *_data_warnings(inputs, found.frame),
     ]
 
 
-WARNINGS = Shared(name="warnings", uses=(ROWS, EFFECTS, AGREEMENT, OVERLAP), compute=_warnings)
+WARNINGS = Shared(name="warnings", reads=(CLEAN,), uses=(ROWS, EFFECTS, AGREEMENT, OVERLAP, CHOSEN),
+                  compute=_warnings)  # fmt: skip

@@ -133,5 +133,5 @@ def test_measure_generate_needs_held_out_rows_and_score_mode(family: tuple[Path,
     root, folders = family
     base = study(root / "bad", folders, data_dir)
     for changes in ({"measure_generate": True}, {"measure_generate": True, "measure_n": 4, "mode": "generate"}):
-        with pytest.raises(ValidationError, match="measure_generate: .* needs eval.measure_n and eval.mode: score"):
+        with pytest.raises(ValidationError, match=r"measure_generate: .* needs eval\.measure_n and eval\.mode: score"):
             ExperimentConfig.model_validate({**base, "eval": {**base["eval"], **changes}})

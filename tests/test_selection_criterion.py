@@ -69,3 +69,42 @@ def test_run_selection_records_the_criterion_scores_and_references() -> None:
         Unit("k", selection.KIND, None, SelectionInputs(pair="sst2+cola", method="ta", candidates=[])), candidates, cfg
     )  # type: ignore[arg-type]
     assert plain.chosen_model_id == specs[0].model_id and plain.criterion.startswith("mean clean metric")
+
+
+def test_worst_task_ranks_a_candidate_that_gave_up_a_task_last() -> None:
+    """The default study's case: a candidate back at chance on SST-2 with a noisy CoLA gain beats a balanced one
+    on the mean normalised gain, and loses on the worst task."""
+    lost_sst2 = {"sst2": 0.51, "cola": 0.30}  # gains 0.025 and 1.133: mean 0.579, worst 0.025
+    balanced = {"sst2": 0.84, "cola": 0.10}  # gains 0.85 and 0.467: mean 0.658 ... worst 0.467
+    close = {"sst2": 0.51, "cola": 0.40}  # gains 0.025 and 1.467: mean 0.746, worst 0.025
+    mean = {k: rank_candidate(v, BASE, EXPERTS, "normalised_gain").score for k, v in
+            {"lost": lost_sst2, "balanced": balanced, "close": close}.items()}  # fmt: skip
+    worst = {k: rank_candidate(v, BASE, EXPERTS, "worst_task").score for k, v in
+             {"lost": lost_sst2, "balanced": balanced, "close": close}.items()}  # fmt: skip
+    assert mean["close"] == pytest.approx((0.01 / 0.4 + 0.44 / 0.30) / 2) and max(mean, key=mean.__getitem__) == "close"
+    assert worst["close"] == pytest.approx(0.025) and worst["balanced"] == pytest.approx(0.14 / 0.30)
+    assert max(worst, key=worst.__getitem__) == "balanced"
+    flat = [{"sst2": 0.90, "cola": -0.05}]  # CoLA undefined: the worst task is the only defined one
+    assert rank_candidate({"sst2": 0.70, "cola": 0.30}, BASE, flat, "worst_task").score == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("criterion", ["normalised_gain", "worst_task", "mean_metric"])
+def test_the_report_resamples_rank_candidates_as_selection_does(criterion: str) -> None:
+    """The report's vectorised criterion (over resamples) equals selection's own ranking on every column."""
+    import numpy as np
+
+    from reports.selection_check import _gain, criterion_scores
+
+    rng = np.random.default_rng(0)
+    metrics = rng.uniform(-0.1, 0.95, size=(4, 2, 50))  # candidates x (sst2, cola) x resamples
+    base = np.array([0.5, -0.04])[:, None] + rng.normal(0, 0.02, size=(2, 50))
+    best = np.array([0.9, 0.26])[:, None] + rng.normal(0, 0.02, size=(2, 50))
+    best[1, :5] = base[1, :5] - 0.01  # no expert beats the base on CoLA in these resamples
+    gains = _gain(metrics, base[None], best[None])
+    scores = criterion_scores(criterion, metrics, None if criterion == "mean_metric" else gains)
+    for b in range(50):
+        for c in range(4):
+            ms = {"sst2": metrics[c, 0, b], "cola": metrics[c, 1, b]}
+            refs = None if criterion == "mean_metric" else {"sst2": base[0, b], "cola": base[1, b]}
+            experts = [{"sst2": best[0, b], "cola": best[1, b]}]
+            assert scores[c, b] == pytest.approx(rank_candidate(ms, refs, experts, criterion).score)

@@ -456,7 +456,10 @@ def test_seeds_and_repeated_attacks(study: Study, changes: list[tuple[str, Any]]
 
 # ---- the shipped configs -------------------------------------------------------------------------------------------
 
-STUDIES = ["smoke.yaml", "curve-smoke.yaml", "transfer-smoke.yaml", "quick.yaml", "default.yaml", "paper-13b.yaml", "score-vs-generate.yaml"]
+STUDIES = [
+    "smoke.yaml", "curve-smoke.yaml", "transfer-smoke.yaml", "quick.yaml", "default.yaml", "paper-13b.yaml",
+    "score-vs-generate.yaml",
+]  # fmt: skip
 
 
 def questions_for_every_task(folder: Path, data_dir: Path) -> Path:

@@ -22,10 +22,13 @@ SPLIT_ROWS = {"sst2": 872, "cola": 1043}  # GLUE's validation splits
 
 # config -> (units planned, sha256 of the keys in plan order, first 16 hex digits)
 EXPECTED = {
-    "default": (246, "7f1e9603d342bf77"),  # the default study with every report part on (2026-12-03)
+    "default": (250, "36649c70cb81f8d4"),  # the default study with every report part on (2026-12-04)
     "smoke": (50, "5d3d3fdc48d131d4"),
-    "paper-13b": (1540, "49309fbe01aa795f"),
+    "paper-13b": (1564, "8424c1db037e9a2f"),
 }
+# The same without the plain merges' selection-row scores (`eval.selection_vs_plain`, set in these configs on
+# 2026-12-04 so that the report checks each M3 candidate against its plain merge): every earlier key is kept.
+BEFORE_PLAIN_SELECTION = {"default": (246, "7f1e9603d342bf77"), "paper-13b": (1540, "49309fbe01aa795f")}
 
 
 def planned_keys(name: str) -> list[str]:
@@ -48,3 +51,15 @@ def test_shipped_configs_keep_their_unit_keys(name: str) -> None:
     digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     assert (len(keys), digest) == EXPECTED[name], f"unit keys of configs/{name}.yaml changed"
     assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE_PLAIN_SELECTION))
+def test_plain_selection_scores_only_add_units(name: str) -> None:
+    earlier = [k for k in planned_keys(name) if not _plain_selection_score(k)]
+    digest = hashlib.sha256("\n".join(earlier).encode()).hexdigest()[:16]
+    assert (len(earlier), digest) == BEFORE_PLAIN_SELECTION[name]
+
+
+def _plain_selection_score(key: str) -> bool:
+    parts = key.split("/")  # clean/<pair>/<method>/<dataset>/selection/<digest> for a plain merge
+    return parts[0] == "clean" and parts[-2] == "selection" and "+" in parts[1] and "+m3" not in key

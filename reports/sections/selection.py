@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reports import curves
+from reports import curves, selection_check
 from reports.document import Block, Bullets, Figure, Heading, Paragraph
 from reports.load import CLEAN, SELECTION
 from reports.section import Inputs, Section, figures
 from reports.shared import OVERLAP, TABLE_ATTACKS
-from reports.variants import recorded_setting
+from reports.variants import chosen_models, recorded_setting
 from robustness.experiment.spec.config import AXIS_MARK
 
 
@@ -21,6 +21,7 @@ class Selection:
     lines: list[str]  # one per selection record
     overlap: str  # the overlap check between the two splits, in words
     curve: pd.DataFrame  # `reports.curves.curve_frame`
+    check: selection_check.SelectionCheck  # every candidate against the plain merge, criteria under resampling
 
 
 def _setting(record: object) -> str:
@@ -40,7 +41,9 @@ def _selection(inputs: Inputs) -> Selection:
         "; ".join(f"{d}: {c} shared samples" for d, c in overlap.items()) if overlap else "not checkable (no split)"
     )
     curve = curves.curve_frame(selection, inputs.frame(CLEAN), inputs.get(TABLE_ATTACKS))
-    return Selection(lines, overlap_text, curve)
+    check = selection_check.check_selection(inputs.frame(CLEAN), selection, chosen_models(selection),
+                                            inputs.settings.resamples, inputs.settings.seed)  # fmt: skip
+    return Selection(lines, overlap_text, curve, check)
 
 
 def _render(data: Selection) -> list[Block]:
@@ -53,6 +56,9 @@ def _render(data: Selection) -> list[Block]:
     ]
     if data.lines:
         blocks.append(Bullets(data.lines))
+    if len(data.check.candidates):
+        blocks += [selection_check.candidate_table(data.check.candidates),
+                   selection_check.criterion_table(data.check.criteria)]  # fmt: skip
     blocks.append(curves.curve_table(data.curve))
     if len(data.curve) and data.curve["lambda"].notna().any():
         blocks.append(

@@ -4,6 +4,8 @@ Accuracy (chance 0.5) and MCC (chance 0) are not on one scale, so their plain me
 more in raw points. The default criterion, `normalised_gain`, puts every task on the scale merging papers use:
 the merged model's gain over the base, as a share of the best expert's gain on that task (1 = as good as the
 task's expert, 0 = no better than the base), measured on the same selection rows, averaged over the tasks.
+`worst_task` ranks by the smallest normalised gain over the tasks instead: a candidate that gives up one task for
+another (an SST-2 accuracy back at chance beside a CoLA gain) ranks low, whatever the other task's noisy gain.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass
 
 CRITERIA = {
     "normalised_gain": "normalised gain over the base, (merged - base) / (best expert - base), mean over",
+    "worst_task": "normalised gain over the base, (merged - base) / (best expert - base), smallest over",
     "mean_metric": "mean clean metric over",
 }
+NORMALISED = ("normalised_gain", "worst_task")  # the criteria that read the base's and experts' scores
 
 
 @dataclass(frozen=True)
@@ -30,15 +34,21 @@ def normalised_gain(metric: float, base: float, best_expert: float) -> float | N
 
 
 def rank_candidate(
-    metrics: Mapping[str, float], base: Mapping[str, float] | None, experts: Sequence[Mapping[str, float]]
+    metrics: Mapping[str, float],
+    base: Mapping[str, float] | None,
+    experts: Sequence[Mapping[str, float]],
+    criterion: str = "normalised_gain",
 ) -> Ranked:
-    """The candidate's score: the mean normalised gain over the datasets where it is defined, or, without
-    references (criterion `mean_metric`) or where it is defined on no dataset, the mean raw metric."""
+    """The candidate's score: the mean (`normalised_gain`) or smallest (`worst_task`) normalised gain over the
+    datasets where it is defined, or, without references (criterion `mean_metric`) or where it is defined on no
+    dataset, the mean raw metric."""
     if base is None:
         return Ranked(sum(metrics.values()) / len(metrics), {})
     normalised = {d: normalised_gain(m, base[d], max(e[d] for e in experts)) for d, m in metrics.items()}
     defined = [v for v in normalised.values() if v is not None]
-    score = sum(defined) / len(defined) if defined else sum(metrics.values()) / len(metrics)
+    if not defined:
+        return Ranked(sum(metrics.values()) / len(metrics), normalised)
+    score = min(defined) if criterion == "worst_task" else sum(defined) / len(defined)
     return Ranked(score, normalised)
 
 

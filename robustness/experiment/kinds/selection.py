@@ -96,7 +96,7 @@ def choose(
     rows, scores = [], []
     for model, records in candidates:
         metrics: dict[str, float] = {str(r.dataset): r.metric for r in records}
-        ranked = rank_candidate(metrics, base, experts)
+        ranked = rank_candidate(metrics, base, experts, unit.inputs_as(SelectionInputs).criterion_name)
         lambdas = records[0].lambdas if records else None
         rows.append(SelectionCandidate(model_id=model.model_id, alpha=model.alpha, lambdas=lambdas, draw=model.draw,
                                        metrics=metrics, normalised=ranked.normalised or None,

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from robustness.experiment.kinds.attack import attack_units
 from robustness.experiment.kinds.base import Unit
 from robustness.experiment.kinds.clean import clean_unit
+from robustness.experiment.kinds.criterion import NORMALISED
 from robustness.experiment.kinds.livebench import livebench_units
 from robustness.experiment.kinds.measure import measure_unit
 from robustness.experiment.kinds.merge import merge_unit
@@ -87,7 +88,7 @@ def phase_one(cfg: ExperimentConfig, rows: Rows,
     units: list[Unit] = []
     criterion = cfg.eval.selection
     references: dict[str, list[Unit]] = {}  # model id -> its selection-row scores (normalised criteria only)
-    if criterion != "mean_metric":
+    if criterion in NORMALISED:
         for ref in reference_models(cfg):
             references[ref.model_id] = [
                 clean_unit(cfg, ref, d, "selection", rows[d][0], identities) for d in cfg.eval.datasets
@@ -96,6 +97,8 @@ def phase_one(cfg: ExperimentConfig, rows: Rows,
     candidates = candidate_models(cfg)
     for model in plain_models(cfg):
         units.append(merge_unit(model, identities))
+        if cfg.eval.selection_vs_plain:  # the plain merge on the selection rows: what candidates are checked against
+            units += [clean_unit(cfg, model, d, "selection", rows[d][0], identities) for d in cfg.eval.datasets]
         units += curve_units(cfg, model, rows, identities)
     for pair in cfg.pairs:
         mine_refs = [u for mid in ("base", *(f"expert/{n}" for n in pair)) for u in references.get(mid, [])]

@@ -108,7 +108,7 @@ class ExperimentConfig(Frozen):
         """The config as the store records it (its hash is the study's identity): without the execution settings,
         so a study started with one executor resumes with the other as the same config, every unit reused, and
         without optional settings that are off or at the value they had before they existed (`OPTIONAL_ATTACK_KEYS`,
-        transfer, eval.measure_n, eval.reading, eval.measure_generate)."""
+        transfer, eval.measure_n, eval.reading, eval.measure_generate, eval.selection_vs_plain)."""
         data = self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
         for attack in data["attacks"]:
             for key in OPTIONAL_ATTACK_KEYS:
@@ -120,8 +120,9 @@ class ExperimentConfig(Frozen):
             data["eval"].pop("measure_n", None)
         if data["eval"].get("reading") == DEFAULT_READING:
             data["eval"].pop("reading", None)
-        if not data["eval"].get("measure_generate"):
-            data["eval"].pop("measure_generate", None)
+        for key in ("measure_generate", "selection_vs_plain"):
+            if not data["eval"].get(key):
+                data["eval"].pop(key, None)
         for method in data["methods"]:
             if method.get("scales") is None:
                 method.pop("scales", None)

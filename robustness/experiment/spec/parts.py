@@ -157,8 +157,12 @@ class EvalConfig(Frozen):
     chat: bool | None = None
     selection_n: int = Field(default=100, gt=0)
     # How selection ranks M3 candidates (experiment/kinds/criterion.py): normalised_gain puts accuracy and MCC
-    # on one scale, the merge's gain over the base as a share of the best expert's; mean_metric averages raw metrics.
-    selection: Literal["normalised_gain", "mean_metric"] = "normalised_gain"
+    # on one scale, the merge's gain over the base as a share of the best expert's, averaged over the tasks;
+    # worst_task takes the smallest of them (README, "Lambda selection"); mean_metric averages raw metrics.
+    selection: Literal["normalised_gain", "worst_task", "mean_metric"] = "normalised_gain"
+    # Also score each plain merge on the selection rows, so that the report checks every candidate against it and
+    # shows how often each criterion picks a candidate below plain (README, "Lambda selection").
+    selection_vs_plain: bool = False
     report_n: int = Field(default=200, gt=0)
     # Rows held out from selection and every attack search, on which each found prompt is measured (README, "Reading
     # the statistics"); None: off (found prompts are measured on the rows they were found on, as PromptBench does).
