@@ -13,13 +13,14 @@ code (the evaluator, the word generators, torch) is imported only when the attac
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 from pydantic import AfterValidator
 
 from merges.catalog import COMBINING, METHODS, SPARSIFYING, MethodEntry, known_method
 from robustness.attacks.recipes import ATTACK_SETTINGS, ATTACKS, SEARCHES, AttackRecipe, RecordSearch, SearchName
 from robustness.datasets import DATASETS, DatasetEntry, MetricName
+from robustness.readings import DEFAULT_READING, READINGS, ReadingName
 
 __all__ = [
     "ATTACKS",
@@ -114,10 +115,3 @@ def attack_order() -> dict[str, int]:
 
 def method_label(name: str) -> str:
     return METHODS[name].display if name in METHODS else REFERENCES[name]
-
-
-# How a generated answer is read as a label (robustness/parsing.py): PromptBench's last word, or the one label word
-# the answer names.
-ReadingName = Literal["last_word", "sole_label"]
-READINGS: tuple[str, ...] = get_args(ReadingName)
-DEFAULT_READING: ReadingName = "last_word"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from robustness.catalog import DEFAULT_READING, READINGS, ReadingName
 from robustness.metrics import UNKNOWN
 from robustness.prompts import label_words
+from robustness.readings import DEFAULT_READING, READINGS, ReadingName
 
 STRIP = ",._\"'-+=!?()&^%$#@:\\|{}[]<>/`\n\t\r\v\f "
 

@@ -1,0 +1,60 @@
+"""How large a difference a held-out attack design can detect, before it runs and after.
+
+After: from the realised standard error and degrees of freedom of the crossed test (`detectable`). Before (`m3r
+plan`): the same quantity for a planned design, from the crossed test's standard error over studies simulated with
+the search model (robustness/stats/search_model.py) under no true difference: the median SE and df over `studies`
+simulations. The model's standard deviations are assumptions (its defaults) unless the caller passes fitted ones,
+and the plan says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from robustness.stats.crossed import crossed_test
+from robustness.stats.search_model import Design, SearchModel, simulate
+
+POWER = 0.8
+ALPHA = 0.05
+
+
+def detectable(se: float | None, df: float | None, comparisons: int) -> float | None:
+    """The smallest true difference a design detects with `POWER` at level `ALPHA` after Holm over `comparisons`
+    (taken at its strictest, ALPHA / comparisons), given a standard error and degrees of freedom:
+    (t_{1 - ALPHA / (2 m)} + t_{POWER}) x SE. So "not significant" reads "no difference larger than this"."""
+    if se is None or df is None or not comparisons:
+        return None
+    return float((stats.t.ppf(1 - ALPHA / (2 * comparisons), df) + stats.t.ppf(POWER, df)) * se)
+
+
+@dataclass(frozen=True)
+class PlannedPower:
+    seeds: int
+    rows: int
+    metric: str
+    se: float  # median over the simulated studies
+    df: float
+    detectable: float | None  # after Holm over the family's comparisons
+    over_searches: bool  # False with one seed: the test holds the found prompt fixed
+
+
+def planned_power(design: Design, metric: str, comparisons: int, model: SearchModel | None = None,
+                  studies: int = 100, seed: int = 0) -> PlannedPower:  # fmt: skip
+    """The detectable difference of a planned design (`design.measure_rows` >= 3) on `metric` (accuracy or mcc)."""
+    if design.measure_rows < 3:
+        raise ValueError("a held-out design needs at least 3 measurement rows (eval.measure_n)")
+    model = model or SearchModel()
+    rng = np.random.default_rng(seed)
+    ses, dfs = [], []
+    for _ in range(studies):
+        study = simulate(rng, model, design)
+        result = crossed_test(study.attacked[0], study.attacked[1], study.labels, metric)
+        if result.se is not None and result.df is not None:
+            ses.append(result.se)
+            dfs.append(result.df)
+    se, df = float(np.median(ses)), float(np.median(dfs))
+    return PlannedPower(design.seeds, design.measure_rows, metric, se, df, detectable(se, df, comparisons),
+                        design.seeds >= 2)  # fmt: skip
