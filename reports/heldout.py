@@ -17,23 +17,11 @@ from reports.document import Table
 from reports.formatting import interval, keys_cell, num, pvalue, signed
 from reports.variants import ATTACK_LABEL, DATASET_LABEL
 from robustness.stats import crossed_test, holm
+from robustness.stats.power import POWER, detectable
 
-COLUMNS = ["pair", "setting", "dataset", "attack", "metric_name", "seeds", "rows", "m3_attacked", "plain_attacked",
-           "diff", "low", "high", "p", "p_holm", "detectable", "df", "se", "seed_share", "in_search_diff", "pdr_diff",
-           "pdr_low", "pdr_high", "pdr_p", "note", "keys"]  # fmt: skip
-POWER = 0.8
-ALPHA = 0.05
-
-
-def detectable(se: float | None, df: float | None, comparisons: int) -> float | None:
-    """The smallest true difference this design detects with `POWER` at level `ALPHA` after Holm over
-    `comparisons` (taken at its strictest, ALPHA / comparisons), given the realised standard error and degrees of
-    freedom: (t_{1 - ALPHA / (2 m)} + t_{POWER}) x SE. So "not significant" reads "no difference larger than this"."""
-    if se is None or df is None or not comparisons:
-        return None
-    from scipy import stats
-
-    return float((stats.t.ppf(1 - ALPHA / (2 * comparisons), df) + stats.t.ppf(POWER, df)) * se)
+COLUMNS = ["pair", "setting", "dataset", "attack", "metric_name", "primary", "seeds", "rows", "m3_attacked",
+           "plain_attacked", "diff", "low", "high", "p", "p_holm", "detectable", "df", "se", "seed_share",
+           "in_search_diff", "pdr_diff", "pdr_low", "pdr_high", "pdr_p", "note", "keys"]  # fmt: skip
 
 
 def _arm(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -44,9 +32,11 @@ def _arm(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[
     return attacked, np.array(first["clean_predictions"]), np.array(first["labels"]), [int(s) for s in group["seed"]]
 
 
-def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
+def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame, primary: list[str] | None = None) -> pd.DataFrame:
     """One row per cell with both arms measured: M3 (the chosen candidate) minus plain. `measures` and `attacks`
-    are the carried-forward frames (`reports.variants.carried_forward`: plain merges and chosen candidates)."""
+    are the carried-forward frames (`reports.variants.carried_forward`: plain merges and chosen candidates).
+    `primary`: the config's eval.primary (method/dataset/attack); Holm runs over those rows, the others are
+    exploratory (None: every row is primary)."""
     merged = measures[measures["setting"].notna()] if not measures.empty else measures
     out = []
     for (pair, setting, dataset, attack), cell in merged.groupby(["pair", "setting", "dataset", "attack"], sort=True):
@@ -69,6 +59,7 @@ def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
         note = "" if test.over_searches else "1 seed: conditional on the prompt found, not over searches"
         out.append({
             "pair": pair, "setting": setting, "dataset": dataset, "attack": attack, "metric_name": metric,
+            "primary": primary is None or f"{setting}/{dataset}/{attack}" in primary,
             "seeds": len(seeds), "rows": a.shape[1], "m3_attacked": float(m3.attacked_metric.mean()),
             "plain_attacked": float(plain.attacked_metric.mean()), "diff": test.estimate, "low": test.low,
             "high": test.high, "p": test.p, "df": test.df, "se": test.se, "seed_share": test.seed_share,
@@ -77,10 +68,13 @@ def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
             "keys": keys_cell(cell["key"]),
         })  # fmt: skip
     frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c not in ("p_holm", "detectable")])
-    frame.insert(COLUMNS.index("p_holm"), "p_holm", holm(list(frame["p"])) if len(frame) else [])
-    family = int(frame["p"].notna().sum()) if len(frame) else 0
-    frame.insert(COLUMNS.index("detectable"), "detectable", [detectable(se, df, family) for se, df in
-                                                             zip(frame["se"], frame["df"], strict=True)])  # fmt: skip
+    in_family = frame["primary"].astype(bool) if len(frame) else pd.Series(dtype=bool)
+    adjusted = holm([p if f else None for p, f in zip(frame["p"], in_family, strict=True)]) if len(frame) else []
+    frame.insert(COLUMNS.index("p_holm"), "p_holm", adjusted)
+    family = int((frame["p"].notna() & in_family).sum()) if len(frame) else 0
+    sizes = [family if f else 1 for f in in_family]  # an exploratory row stands alone
+    found = [detectable(se, df, m) for se, df, m in zip(frame["se"], frame["df"], sizes, strict=True)]
+    frame.insert(COLUMNS.index("detectable"), "detectable", found)
     return frame
 
 
@@ -91,7 +85,8 @@ def heldout_table(frame: pd.DataFrame) -> Table:
         [
             r.pair, r.setting, f"{DATASET_LABEL.get(r.dataset, r.dataset)} {ATTACK_LABEL.get(r.attack, r.attack)}",
             f"{r.seeds} × {r.rows}", num(r.m3_attacked), num(r.plain_attacked), signed(r.diff),
-            interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm), num(r.detectable), signed(r.in_search_diff),
+            interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm) if r.primary else "exploratory",
+            num(r.detectable), signed(r.in_search_diff),
             f"{signed(r.pdr_diff)} {interval(r.pdr_low, r.pdr_high)}", pvalue(r.pdr_p), r.note,
         ]
         for r in frame.itertuples(index=False)
@@ -99,8 +94,10 @@ def heldout_table(frame: pd.DataFrame) -> Table:
     notes = [
         "Δ held-out: M3 minus plain on the attacked metric, found prompts measured on rows no search or selection "
         "saw; interval and p from the crossed seeds × rows test (valid over searches; with one seed conditional on "
-        "the prompt found). p (Holm): Holm over this table's rows, the primary family. Detectable: the smallest true "
-        f"difference this design detects with {POWER:.0%} power after Holm, from the realised standard error: a "
+        "the prompt found). p (Holm): Holm over the primary family (the config's eval.primary; every row when it "
+        "is not set); the other rows are exploratory, with unadjusted p. Detectable: the smallest true "
+        f"difference this design detects with {POWER:.0%} power (after Holm in the family), from the realised "
+        "standard error: a "
         "difference that is not significant is not one larger than this.",
         "Δ in-search: the same difference on the attack units' own rows (the prompt each search picked there), "
         "comparable with PromptBench's tables; no test. Δ PDR: exploratory, unadjusted.",

@@ -14,6 +14,7 @@ from robustness.commands.argtypes import counts, positive_number
 
 if TYPE_CHECKING:
     from robustness.experiment.sizing.estimate import StudyEstimate
+    from robustness.experiment.sizing.power import PowerPlan
 
 HOUR = 3600.0
 
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from robustness.errors import UserError
     from robustness.experiment.sizing.costs import builtin_rates, calibrate
     from robustness.experiment.sizing.estimate import estimate_study
+    from robustness.experiment.sizing.power import plan_power
     from robustness.experiment.spec.config import load_experiment
     from robustness.experiment.spec.validate import validate_shape
 
@@ -69,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.config}: {exc}") from None
     rates = calibrate(args.calibrate) if args.calibrate else builtin_rates()
     found = estimate_study(cfg, rates, args.workers, args.device_speedup, args.params)
+    power = plan_power(cfg)
     if args.json:
-        print(json.dumps({"config": args.config, **found.as_json()}, indent=2))
+        print(json.dumps({"config": args.config, **found.as_json(), "power": power.as_json()}, indent=2))
         return 0
     print(render(args.config, found))
+    print(render_power(power))
     return 0
 
 
@@ -111,4 +115,21 @@ def render(config: str, found: StudyEstimate) -> str:
     lines.append(f"  {label:<36}{hours(here.critical_path):>22}{hours(gpu.critical_path):>26}")
     lines += ["", "An estimate, not a measurement. Assumptions:"]
     lines += [f"  - {a}" for a in found.assumptions]
+    return "\n".join(lines)
+
+
+def render_power(plan: PowerPlan) -> str:
+    """The held-out verdict's power per comparison: the smallest difference in the held-out attacked metric it
+    detects with 80% power after Holm over the primary family."""
+    lines = ["", "Power of the held-out verdict (M3 against plain, per method, dataset and attack):"]
+    if not plan.power:
+        return "\n".join([*lines, *(f"  {a}" for a in plan.assumptions)])
+    lines.append(f"  {'comparison':<40}{'family':>13}{'seeds x rows':>14}{'metric':>10}{'detectable':>12}")
+    for c in plan.comparisons:
+        p = plan.power[c.name]
+        family = "primary" if c.name in plan.primary else "exploratory"
+        lines.append(f"  {c.name:<40}{family:>13}{f'{p.seeds} x {p.rows}':>14}{p.metric:>10}"
+                     f"{'—' if p.detectable is None else f'{p.detectable:.3f}':>12}"
+                     + ("" if p.over_searches else "  (one search: conditional on its prompt)"))  # fmt: skip
+    lines += ["", "Assumptions:", *(f"  - {a}" for a in plan.assumptions)]
     return "\n".join(lines)

@@ -96,9 +96,24 @@ class ExperimentConfig(Frozen):
                     f"methods[{i}].scales: the magnitude axis is measured on the attacked lambda curve's rows; set "
                     f"curve_n on an attack that covers {method.name!r}, or remove scales"
                 )
+        self._primary_known()
         if self.transfer is not None and not self.attacks:
             raise ValueError("transfer: there are no attacks to transfer; add attacks, or remove transfer")
         return self
+
+    def _primary_known(self) -> None:
+        """eval.primary names held-out comparisons as setting/dataset/attack; each must be one the study makes."""
+        if self.eval.primary is None:
+            return
+        if not self.eval.measure_n:
+            raise ValueError("eval.primary: declares the held-out verdict's comparisons; set eval.measure_n too")
+        names = [m.name for m in self.methods]
+        known = {f"{m}/{d}/{a.attack}" for a in self.attacks for m in (a.methods or names) for d in a.datasets}
+        for entry in self.eval.primary:
+            if entry not in known:
+                listed = ", ".join(sorted(known)[:8]) + (" ..." if len(known) > 8 else "")
+                raise ValueError(f"eval.primary: {entry!r} is not a comparison this study makes (method/dataset/"
+                                 f"attack); the study makes: {listed}")  # fmt: skip
 
     @property
     def run_dir(self) -> Path:
@@ -108,7 +123,8 @@ class ExperimentConfig(Frozen):
         """The config as the store records it (its hash is the study's identity): without the execution settings,
         so a study started with one executor resumes with the other as the same config, every unit reused, and
         without optional settings that are off or at the value they had before they existed (`OPTIONAL_ATTACK_KEYS`,
-        transfer, eval.measure_n, eval.reading, eval.measure_generate, eval.selection_vs_plain)."""
+        transfer and the eval settings added since: measure_n, reading, measure_generate, selection_vs_plain,
+        primary)."""
         data = self.model_dump(mode="json", exclude=set(EXECUTION_KEYS))
         for attack in data["attacks"]:
             for key in OPTIONAL_ATTACK_KEYS:
@@ -120,7 +136,7 @@ class ExperimentConfig(Frozen):
             data["eval"].pop("measure_n", None)
         if data["eval"].get("reading") == DEFAULT_READING:
             data["eval"].pop("reading", None)
-        for key in ("measure_generate", "selection_vs_plain"):
+        for key in ("measure_generate", "selection_vs_plain", "primary"):
             if not data["eval"].get(key):
                 data["eval"].pop(key, None)
         for method in data["methods"]:

@@ -170,6 +170,9 @@ class EvalConfig(Frozen):
     # With measure_n: each found prompt measured again in generate mode on the same held-out rows (read by
     # `reading`), beside score mode: does the prompt that score mode's search found hurt the generated answers too?
     measure_generate: bool = False
+    # The held-out verdict's primary family, as method/dataset/attack (e.g. task_arithmetic/sst2/deepwordbug): Holm
+    # runs over these; the other held-out comparisons are exploratory (unadjusted p). None: every one is primary.
+    primary: list[str] | None = Field(default=None, min_length=1)
     split_seed: Seed = 0
     agreement_n: int = Field(default=32, ge=0)  # rows on which score and generate modes are compared
     # How a generated answer is read as a label (robustness/parsing.py): last_word is PromptBench's rule; sole_label
