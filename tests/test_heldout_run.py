@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from robustness.cli import main
@@ -95,3 +96,30 @@ def test_measurement_rows_that_do_not_fit_the_split_are_refused_by_name(data_dir
     cfg = ExperimentConfig.model_validate({**config, "eval": {**config["eval"], "measure_n": 900}})
     with pytest.raises(UserError, match=r"eval.measure_n: 4 \+ 6 \+ 900 = 910 rows .* lower measure_n to 862"):
         check_data(cfg)
+
+
+def test_a_comparison_left_out_of_the_declared_family_is_exploratory(run_dir: Path) -> None:
+    from reports import heldout
+    from reports.load import load_run
+    from reports.variants import carried_forward, chosen_models
+
+    run = load_run(run_dir)
+    measures = carried_forward(run.frame("measure"), chosen_models(run.frame("selection")))
+    attacks = carried_forward(run.frame("attack"), chosen_models(run.frame("selection")))
+    declared = heldout.heldout_rows(measures, attacks, ["task_arithmetic/sst2/stresstest"]).iloc[0]
+    left_out = heldout.heldout_rows(measures, attacks, ["task_arithmetic/cola/stresstest"]).iloc[0]
+    assert declared.primary and declared.p_holm == pytest.approx(declared.p)
+    assert not left_out.primary and pd.isna(left_out.p_holm) and left_out.p == pytest.approx(declared.p)
+    assert left_out.detectable == pytest.approx(declared.detectable)  # a family of one either way
+
+
+def test_the_declared_family_must_name_comparisons_the_study_makes(data_dir: Path) -> None:
+    from pydantic import ValidationError
+
+    base = study(Path("runs"), {"base": "b", "sst2": "s", "cola": "c"}, data_dir, attacks=ATTACKS)
+    held = {**base["eval"], "measure_n": 5}
+    ExperimentConfig.model_validate({**base, "eval": {**held, "primary": ["task_arithmetic/sst2/stresstest"]}})
+    with pytest.raises(ValidationError, match=r"'task_arithmetic/sst2/deepwordbug' is not a comparison"):
+        ExperimentConfig.model_validate({**base, "eval": {**held, "primary": ["task_arithmetic/sst2/deepwordbug"]}})
+    with pytest.raises(ValidationError, match=r"set eval\.measure_n too"):
+        ExperimentConfig.model_validate({**base, "eval": {**base["eval"], "primary": ["task_arithmetic/sst2/x"]}})

@@ -285,3 +285,34 @@ def test_bad_workers_and_calibration_folder(tmp_path: Path, capsys: pytest.Captu
     assert main(["plan", str(CONFIGS / "smoke.yaml"), "--calibrate", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "results.sqlite" in err[0]
+
+
+def test_plan_prints_the_detectable_difference_of_each_held_out_comparison(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With eval.measure_n the plan prints each comparison's detectable difference after Holm over the declared
+    family; more seeds detect smaller differences; without measurement it says there is no valid test."""
+    import yaml
+
+    raw = yaml.safe_load((CONFIGS / "default.yaml").read_text(encoding="utf-8"))
+    raw["eval"]["measure_n"] = 200
+    raw["eval"]["primary"] = ["task_arithmetic/sst2/deepwordbug", "task_arithmetic/cola/deepwordbug"]
+    (tmp_path / "held.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["plan", str(tmp_path / "held.yaml"), "--json"]) == 0
+    power = json.loads(capsys.readouterr().out)["power"]
+    rows = {c["name"]: c for c in power["comparisons"]}
+    assert power["primary"] == raw["eval"]["primary"] and rows["task_arithmetic/sst2/deepwordbug"]["primary"]
+    assert not rows["dare_ta/sst2/deepwordbug"]["primary"] and rows["task_arithmetic/cola/stresstest"]["seeds"] == 1
+    assert rows["task_arithmetic/cola/deepwordbug"]["metric"] == "mcc" and all(
+        c["measure_rows"] == 200 and c["detectable"] > 0 for c in rows.values()
+    )
+    assert main(["plan", str(CONFIGS / "default.yaml")]) == 0
+    assert "no held-out measurement (eval.measure_n is off)" in capsys.readouterr().out
+
+
+def test_more_searches_detect_smaller_differences() -> None:
+    from robustness.stats.power import planned_power
+    from robustness.stats.search_model import Design
+
+    found = [planned_power(Design(s, 8, 100, 200), "accuracy", 4, studies=60).detectable for s in (3, 5, 8)]
+    assert found[0] > found[1] > found[2] > 0
