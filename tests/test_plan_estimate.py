@@ -62,7 +62,7 @@ def test_unit_counts_are_the_planners(name: str) -> None:
     # StressTest 2) + 2 selections = 74; phase 2 = 14 report scores + 44 attacks (TA's 2 models x 8, DARE's 2 x 6,
     # the 2 experts x 8) + 8 LiveBench + 106 replays (experts' 8 units onto 28 targets each way = 56; the plain
     # merges': StressTest 2 x 2 x 5, DeepWordBug 4 x 2 x 3, BERTAttack 2 x 3 = 50) = 172.
-    assert {"default": 78 + 172, "smoke": 50}.get(name, total) == total
+    assert {"default": 106 + 172, "smoke": 50}.get(name, total) == total
 
 
 # ---- the wall-time simulation -----------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def test_plan_needs_no_data_root(monkeypatch: pytest.MonkeyPatch, capsys: pytest
 def test_plan_prints_units_and_the_estimate(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(CONFIGS / "default.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "250 units" in out and "one selected M3 candidate per (pair, method)" in out
+    assert "278 units" in out and "one selected M3 candidate per (pair, method)" in out
     assert "wall time, 1 worker" in out and "An estimate, not a measurement" in out
 
 
