@@ -17,11 +17,14 @@ from reports.document import Table
 from reports.formatting import interval, keys_cell, num, pvalue, signed
 from reports.variants import ATTACK_LABEL, DATASET_LABEL
 from robustness.stats import crossed_test, holm
-from robustness.stats.power import POWER, detectable
+from robustness.stats.power import POWER, detectable, seeds_for
+
+TARGET = 0.10  # the difference the verdict issue asks a default to detect (README, "Reading the statistics")
+PDR_WIDEST = 1.0  # a PDR-difference interval this wide is withheld as saying nothing
 
 COLUMNS = ["pair", "setting", "dataset", "attack", "metric_name", "primary", "seeds", "rows", "m3_attacked",
-           "plain_attacked", "diff", "low", "high", "p", "p_holm", "detectable", "df", "se", "seed_share",
-           "in_search_diff", "pdr_diff", "pdr_low", "pdr_high", "pdr_p", "note", "keys"]  # fmt: skip
+           "plain_attacked", "diff", "low", "high", "p", "p_holm", "detectable", "seeds_for_target", "df", "se",
+           "seed_share", "in_search_diff", "pdr_diff", "pdr_low", "pdr_high", "pdr_p", "note", "keys"]  # fmt: skip
 
 
 def _arm(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -65,9 +68,10 @@ def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame, primary: list[st
             "high": test.high, "p": test.p, "df": test.df, "se": test.se, "seed_share": test.seed_share,
             "in_search_diff": float(in_search) if searched.size else None, "pdr_diff": on_pdr.estimate,
             "pdr_low": on_pdr.low, "pdr_high": on_pdr.high, "pdr_p": on_pdr.p, "note": note,
-            "keys": keys_cell(cell["key"]),
+            "keys": keys_cell(cell["key"]), "_parts": test.components,
         })  # fmt: skip
-    frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c not in ("p_holm", "detectable")])
+    frame = pd.DataFrame(out, columns=[*(c for c in COLUMNS if c not in ("p_holm", "detectable", "seeds_for_target")),
+                                       "_parts"])  # fmt: skip
     in_family = frame["primary"].astype(bool) if len(frame) else pd.Series(dtype=bool)
     adjusted = holm([p if f else None for p, f in zip(frame["p"], in_family, strict=True)]) if len(frame) else []
     frame.insert(COLUMNS.index("p_holm"), "p_holm", adjusted)
@@ -75,19 +79,35 @@ def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame, primary: list[st
     sizes = [family if f else 1 for f in in_family]  # an exploratory row stands alone
     found = [detectable(se, df, m) for se, df, m in zip(frame["se"], frame["df"], sizes, strict=True)]
     frame.insert(COLUMNS.index("detectable"), "detectable", found)
-    return frame
+    needed = [None if parts is None else seeds_for(TARGET, parts, int(r), m)
+              for parts, r, m in zip(frame["_parts"], frame["rows"], sizes, strict=True)]  # fmt: skip
+    frame.insert(COLUMNS.index("seeds_for_target"), "seeds_for_target", needed)
+    return frame.drop(columns="_parts")
+
+
+def _seeds(n: float | None) -> str:
+    return "—" if n is None or pd.isna(n) else f"{int(n)}" if n <= 200 else "> 200"
+
+
+def _pdr_cell(diff: float | None, low: float | None, high: float | None) -> str:
+    """An exploratory PDR difference, or why it is not shown: an interval at least `PDR_WIDEST` wide (PDR on a
+    small MCC often is) says nothing about the difference."""
+    if low is not None and high is not None and not pd.isna(low) and not pd.isna(high) and high - low >= PDR_WIDEST:
+        return f"too wide to say (interval {high - low:.2f} wide)"
+    return f"{signed(diff)} {interval(low, high)}"
 
 
 def heldout_table(frame: pd.DataFrame) -> Table:
     header = ["Pair", "Method", "Task", "Seeds × rows", "M3", "Plain", "Δ held-out", "95% CI", "p", "p (Holm)",
-              "Detectable", "Δ in-search", "Δ PDR (exploratory)", "p (PDR)", "Note"]  # fmt: skip
+              "Detectable", f"Seeds for {TARGET:.2f}", "Δ in-search", "Δ PDR (exploratory)", "p (PDR)",
+              "Note"]  # fmt: skip
     rows = [
         [
             r.pair, r.setting, f"{DATASET_LABEL.get(r.dataset, r.dataset)} {ATTACK_LABEL.get(r.attack, r.attack)}",
             f"{r.seeds} × {r.rows}", num(r.m3_attacked), num(r.plain_attacked), signed(r.diff),
             interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm) if r.primary else "exploratory",
-            num(r.detectable), signed(r.in_search_diff),
-            f"{signed(r.pdr_diff)} {interval(r.pdr_low, r.pdr_high)}", pvalue(r.pdr_p), r.note,
+            num(r.detectable), _seeds(r.seeds_for_target), signed(r.in_search_diff),
+            _pdr_cell(r.pdr_diff, r.pdr_low, r.pdr_high), pvalue(r.pdr_p), r.note,
         ]
         for r in frame.itertuples(index=False)
     ]  # fmt: skip
@@ -97,9 +117,12 @@ def heldout_table(frame: pd.DataFrame) -> Table:
         "the prompt found). p (Holm): Holm over the primary family (the config's eval.primary; every row when it "
         "is not set); the other rows are exploratory, with unadjusted p. Detectable: the smallest true "
         f"difference this design detects with {POWER:.0%} power (after Holm in the family), from the realised "
-        "standard error: a "
-        "difference that is not significant is not one larger than this.",
+        "standard error: a difference that is not significant is not one larger than this. Seeds for "
+        f"{TARGET:.2f}: the attack seeds (searches) that would detect a difference of {TARGET:.2f} on the same "
+        "number of rows, from this comparison's variance components (search, row, rest); — with one seed, whose "
+        "search spread cannot be estimated.",
         "Δ in-search: the same difference on the attack units' own rows (the prompt each search picked there), "
-        "comparable with PromptBench's tables; no test. Δ PDR: exploratory, unadjusted.",
+        "comparable with PromptBench's tables; no test. Δ PDR: exploratory, unadjusted; an interval at least "
+        f"{PDR_WIDEST:.0f} wide is withheld as saying nothing about the difference.",
     ]
     return Table("heldout", "Held-out attacks: M3 vs plain", frame, header, rows, notes)

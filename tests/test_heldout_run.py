@@ -70,6 +70,18 @@ def test_the_report_tests_m3_against_plain_on_the_stored_held_out_predictions(ru
     assert direct.se is not None and direct.df is not None
     expected = (stats.t.ppf(0.975, direct.df) + stats.t.ppf(0.8, direct.df)) * direct.se
     assert row.detectable == pytest.approx(expected) and row.detectable > 0
+    from robustness.stats.power import seeds_for
+
+    assert direct.components is not None
+    expected_seeds = seeds_for(0.10, direct.components, 5, 1)
+    assert (pd.isna(row.seeds_for_target) and expected_seeds is None) or row.seeds_for_target == expected_seeds
+
+
+def test_a_pdr_difference_whose_interval_says_nothing_is_withheld() -> None:
+    from reports.heldout import _pdr_cell
+
+    assert _pdr_cell(0.2, -0.55, 0.95).startswith("too wide to say (interval 1.50 wide)")
+    assert _pdr_cell(0.2, -0.1, 0.5) == "+0.200 [-0.100, +0.500]"
 
 
 def test_measurement_adds_units_and_changes_no_other_key(data_dir: Path) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -35,6 +35,17 @@ from robustness.stats.resample import batch_mcc
 # A metric on each row-subset: (predictions [.., R], labels [R]) -> value for all rows, and for each row left out.
 Metric = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 SEED_BOUND = 0.8  # the upper confidence bound of the searches' mean square that the degrees of freedom use
+
+
+@dataclass(frozen=True)
+class Components:
+    """The crossed model's variance components on the pseudo-value scale: a search's (`seed`), a row's and the
+    rest, from the two-way mean squares (a negative estimate taken as 0). Var(mean) = seed / S + row / R +
+    error / (S R) for S searches and R rows: what a design of other sizes would get (robustness/stats/power.py)."""
+
+    seed: float
+    row: float
+    error: float
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class CrossedTest:
     seeds: int
     rows: int
     seed_share: float | None  # the share of the variance that only more seeds (searches) shrink; None: one seed
+    components: Components | None = None  # None with one seed (a search's spread is not estimable) or undefined
 
     @property
     def defined(self) -> bool:
@@ -140,7 +152,8 @@ def _anova(pseudo: np.ndarray, estimate: float, level: float) -> CrossedTest:
     pessimistic = ms_seed * (seeds - 1) / float(stats.chi2.ppf(1 - SEED_BOUND, seeds - 1))
     df = (pessimistic + ms_row) ** 2 / (pessimistic**2 / (seeds - 1) + ms_row**2 / (rows - 1))
     share = max(ms_seed - ms_error, 0.0) / total if total > 0 else None  # sigma_a^2 / S over the variance
-    return _result(estimate, total, df, seeds, rows, level, share)
+    parts = Components(max(ms_seed - ms_error, 0.0) / rows, max(ms_row - ms_error, 0.0) / seeds, ms_error)
+    return replace(_result(estimate, total, df, seeds, rows, level, share), components=parts)
 
 
 def _result(estimate: float, total: float, df: float, seeds: int, rows: int, level: float,

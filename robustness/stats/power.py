@@ -9,12 +9,13 @@ and the plan says so.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
-from robustness.stats.crossed import crossed_test
+from robustness.stats.crossed import SEED_BOUND, Components, crossed_test
 from robustness.stats.search_model import Design, SearchModel, simulate
 
 POWER = 0.8
@@ -28,6 +29,30 @@ def detectable(se: float | None, df: float | None, comparisons: int) -> float | 
     if se is None or df is None or not comparisons:
         return None
     return float((stats.t.ppf(1 - ALPHA / (2 * comparisons), df) + stats.t.ppf(POWER, df)) * se)
+
+
+def projected(parts: Components, seeds: int, rows: int, comparisons: int) -> tuple[float, float, float | None]:
+    """(SE, df, detectable difference) of a design with `seeds` searches and `rows` measurement rows, from variance
+    components measured on another design: the expected mean squares, combined as the crossed test combines the
+    observed ones (robustness/stats/crossed.py)."""
+    if seeds < 2 or rows < 3:
+        raise ValueError("a projection needs at least 2 seeds and 3 rows")
+    ms_seed, ms_row = rows * parts.seed + parts.error, seeds * parts.row + parts.error
+    total = max(ms_seed + ms_row - parts.error, ms_seed, ms_row)
+    se = math.sqrt(total / (seeds * rows))
+    pessimistic = ms_seed * (seeds - 1) / float(stats.chi2.ppf(1 - SEED_BOUND, seeds - 1))
+    df = (pessimistic + ms_row) ** 2 / (pessimistic**2 / (seeds - 1) + ms_row**2 / (rows - 1))
+    return se, df, detectable(se, df, comparisons)
+
+
+def seeds_for(target: float, parts: Components, rows: int, comparisons: int, most: int = 200) -> int | None:
+    """The fewest searches (seeds) that detect `target` with `POWER` after Holm at `rows` measurement rows; None
+    when even `most` do not."""
+    for seeds in range(2, most + 1):
+        found = projected(parts, seeds, rows, comparisons)[2]
+        if found is not None and found <= target:
+            return seeds
+    return None
 
 
 @dataclass(frozen=True)
