@@ -15,7 +15,7 @@ from robustness.cli import main
 from robustness.experiment.kinds.attack import AttackSettings, attack_evaluations
 from robustness.experiment.planning.models import candidate_models, plain_model_id, plain_models
 from robustness.experiment.planning.plan import phase_one, phase_two
-from robustness.experiment.planning.rows import row_parts
+from robustness.experiment.planning.rows import split_rows
 from robustness.experiment.sizing.costs import (
     DEFAULT_GPU_TFLOPS,
     GPU_BYTES_PER_PARAMETER,
@@ -45,7 +45,7 @@ SPLITS = {"sst2": 872, "cola": 1043}  # validation rows
 def test_unit_counts_are_the_planners(name: str) -> None:
     cfg = load_experiment(CONFIGS / f"{name}.yaml")
     e = cfg.eval
-    rows = {d: row_parts(SPLITS[d], e.selection_n, e.report_n, e.split_seed) for d in e.datasets}
+    rows = {d: split_rows(SPLITS[d], e.selection_n, e.report_n, e.measure_n or 0, e.split_seed) for d in e.datasets}
     ids = {"base": "b", **{n: f"{n}-x" for p in cfg.pairs for n in p}}
     first = phase_one(cfg, rows, ids)
     # The runner's total (run_experiment): phase two's size with the plain merges standing in for the chosen.
@@ -57,12 +57,13 @@ def test_unit_counts_are_the_planners(name: str) -> None:
     assert counts["phase_2"] == {k: Counter(u.stored_as for u in phase_two(cfg, rows, last, ids))[k]
                                  for k in counts["phase_2"]}  # fmt: skip
     assert sum(counts["all"].values()) == total
-    # The units the README's runs report. The default, by hand: phase 1 = 6 reference selection scores + 10 merges
-    # + 16 candidate selection scores + 40 curve attacks (TA's 5 models x (StressTest 2 + DeepWordBug 4), DARE's 5 x
-    # StressTest 2) + 2 selections = 74; phase 2 = 14 report scores + 44 attacks (TA's 2 models x 8, DARE's 2 x 6,
-    # the 2 experts x 8) + 8 LiveBench + 106 replays (experts' 8 units onto 28 targets each way = 56; the plain
-    # merges': StressTest 2 x 2 x 5, DeepWordBug 4 x 2 x 3, BERTAttack 2 x 3 = 50) = 172.
-    assert {"default": 106 + 172, "smoke": 50}.get(name, total) == total
+    # The units the README's runs report. The default, by hand: phase 1 = 6 reference selection scores + 14 merges
+    # + 4 plain and 24 candidate selection scores + 56 curve attacks (TA's 7 models x (StressTest 2 + DeepWordBug
+    # 4), DARE's 7 x StressTest 2) + 2 selections = 106; phase 2 = 14 report scores + 44 attacks (TA's 2 models x 8,
+    # DARE's 2 x 6, the 2 experts x 8) + 28 measurements (one per merged model's attack) + 8 LiveBench + 106 replays
+    # (experts' 8 units onto 28 targets each way = 56; the plain merges': StressTest 2 x 2 x 5, DeepWordBug 4 x 2 x 3,
+    # BERTAttack 2 x 3 = 50) = 200.
+    assert {"default": 106 + 200, "smoke": 50}.get(name, total) == total
 
 
 # ---- the wall-time simulation -----------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ def test_plan_needs_no_data_root(monkeypatch: pytest.MonkeyPatch, capsys: pytest
 def test_plan_prints_units_and_the_estimate(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(CONFIGS / "default.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "278 units" in out and "one selected M3 candidate per (pair, method)" in out
+    assert "306 units" in out and "one selected M3 candidate per (pair, method)" in out
     assert "wall time, 1 worker" in out and "An estimate, not a measurement" in out
 
 
@@ -306,7 +307,7 @@ def test_plan_prints_the_detectable_difference_of_each_held_out_comparison(
     assert rows["task_arithmetic/cola/deepwordbug"]["metric"] == "mcc" and all(
         c["measure_rows"] == 200 and c["detectable"] > 0 for c in rows.values()
     )
-    assert main(["plan", str(CONFIGS / "default.yaml")]) == 0
+    assert main(["plan", str(CONFIGS / "smoke.yaml")]) == 0
     assert "no held-out measurement (eval.measure_n is off)" in capsys.readouterr().out
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from robustness.experiment.planning.models import candidate_models, plain_models
 from robustness.experiment.planning.plan import phase_one, phase_two
-from robustness.experiment.planning.rows import row_parts
+from robustness.experiment.planning.rows import row_parts, split_rows
 from robustness.experiment.spec.config import load_experiment
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -23,8 +23,8 @@ SPLIT_ROWS = {"sst2": 872, "cola": 1043}  # GLUE's validation splits
 # config -> (units planned, sha256 of the keys in plan order, first 16 hex digits)
 EXPECTED = {
     # The default study with every report part on; 2026-12-04: alpha 5 added and the worst_task criterion (README,
-    # "Lambda selection"), and the plain merges' selection-row scores.
-    "default": (278, "54c3aecb173c5399"),
+    # "Lambda selection"), the plain merges' selection-row scores, and 100 held-out measurement rows (measure units).
+    "default": (306, "e7c5a0f5cbd4e8cd"),
     "smoke": (50, "5d3d3fdc48d131d4"),
     "paper-13b": (1564, "8424c1db037e9a2f"),
 }
@@ -36,7 +36,12 @@ BEFORE_PLAIN_SELECTION = {"paper-13b": (1540, "49309fbe01aa795f")}
 def planned_keys(name: str) -> list[str]:
     cfg = load_experiment(CONFIGS / f"{name}.yaml")
     e = cfg.eval
-    rows = {d: row_parts(SPLIT_ROWS[d], e.selection_n, e.report_n, e.split_seed) for d in e.datasets}
+    rows = {
+        d: split_rows(SPLIT_ROWS[d], e.selection_n, e.report_n, e.measure_n, e.split_seed)
+        if e.measure_n
+        else row_parts(SPLIT_ROWS[d], e.selection_n, e.report_n, e.split_seed)
+        for d in e.datasets
+    }
     experts = sorted({name for pair in cfg.pairs for name in pair})
     identities = {"base": "base-digest", **{x: f"{x}-digest" for x in experts}}
     candidates = candidate_models(cfg)

@@ -118,6 +118,11 @@ def render(config: str, found: StudyEstimate) -> str:
     return "\n".join(lines)
 
 
+def bound(detectable: float | None) -> str:
+    """A detectable difference; above 1 no difference in accuracy or MCC that can happen is detectable."""
+    return "—" if detectable is None else "> 1 (none)" if detectable > 1 else f"{detectable:.3f}"
+
+
 def render_power(plan: PowerPlan) -> str:
     """The held-out verdict's power per comparison: the smallest difference in the held-out attacked metric it
     detects with 80% power after Holm over the primary family."""
@@ -129,7 +134,7 @@ def render_power(plan: PowerPlan) -> str:
         p = plan.power[c.name]
         family = "primary" if c.name in plan.primary else "exploratory"
         lines.append(f"  {c.name:<40}{family:>13}{f'{p.seeds} x {p.rows}':>14}{p.metric:>10}"
-                     f"{'—' if p.detectable is None else f'{p.detectable:.3f}':>12}"
+                     f"{bound(p.detectable):>12}"
                      + ("" if p.over_searches else "  (one search: conditional on its prompt)"))  # fmt: skip
     lines += ["", "Assumptions:", *(f"  - {a}" for a in plan.assumptions)]
     return "\n".join(lines)
