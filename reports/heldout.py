@@ -106,7 +106,8 @@ def heldout_table(frame: pd.DataFrame) -> Table:
             r.pair, r.setting, f"{DATASET_LABEL.get(r.dataset, r.dataset)} {ATTACK_LABEL.get(r.attack, r.attack)}",
             f"{r.seeds} × {r.rows}", num(r.m3_attacked), num(r.plain_attacked), signed(r.diff),
             interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm) if r.primary else "exploratory",
-            "> 1 (none)" if (r.detectable or 0) > 1 else num(r.detectable), _seeds(r.seeds_for_target), signed(r.in_search_diff),
+            "> 1 (none)" if (r.detectable or 0) > 1 else num(r.detectable), _seeds(r.seeds_for_target),
+            signed(r.in_search_diff),
             _pdr_cell(r.pdr_diff, r.pdr_low, r.pdr_high), pvalue(r.pdr_p), r.note,
         ]
         for r in frame.itertuples(index=False)

@@ -135,3 +135,22 @@ def test_the_declared_family_must_name_comparisons_the_study_makes(data_dir: Pat
         ExperimentConfig.model_validate({**base, "eval": {**held, "primary": ["task_arithmetic/sst2/deepwordbug"]}})
     with pytest.raises(ValidationError, match=r"set eval\.measure_n too"):
         ExperimentConfig.model_validate({**base, "eval": {**base["eval"], "primary": ["task_arithmetic/sst2/x"]}})
+
+
+def test_m3r_plan_fits_the_verdicts_power_on_a_finished_run(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--power-from takes the variance components of the run's stored measurements (the crossed test's) and
+    projects them onto the planned design, in place of the search model's assumed spreads."""
+    import json
+
+    from robustness.experiment.sizing.power import fitted_components
+    from robustness.stats.power import projected
+
+    fitted = fitted_components(str(run_dir))
+    assert list(fitted) == ["task_arithmetic/sst2/stresstest"]
+    config = run_dir.parent.parent / "heldout.yaml"
+    assert main(["plan", str(config), "--power-from", str(run_dir), "--json"]) == 0
+    power = json.loads(capsys.readouterr().out)["power"]
+    (row,) = power["comparisons"]
+    _, _, expected = projected(fitted["task_arithmetic/sst2/stresstest"], 1, 5, 1)  # StressTest: one search
+    assert row["detectable"] == pytest.approx(expected)
+    assert any("measured on" in a and "task_arithmetic/sst2/stresstest from" in a for a in power["assumptions"])

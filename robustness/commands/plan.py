@@ -52,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="the models' parameter count, e.g. 13e9 (default: from the base model's config or name)",
     )
+    p.add_argument(
+        "--power-from",
+        metavar="RUN_DIR",
+        help="fit the held-out verdict's variance components (search, row, rest) on this run's stored measurements "
+        "(eval.measure_n, two seeds or more) instead of the search model's assumed ones",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(handler=run)
 
@@ -60,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from robustness.errors import UserError
     from robustness.experiment.sizing.costs import builtin_rates, calibrate
     from robustness.experiment.sizing.estimate import estimate_study
-    from robustness.experiment.sizing.power import plan_power
+    from robustness.experiment.sizing.power import fitted_components, plan_power
     from robustness.experiment.spec.config import load_experiment
     from robustness.experiment.spec.validate import validate_shape
 
@@ -71,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.config}: {exc}") from None
     rates = calibrate(args.calibrate) if args.calibrate else builtin_rates()
     found = estimate_study(cfg, rates, args.workers, args.device_speedup, args.params)
-    power = plan_power(cfg)
+    fitted = fitted_components(args.power_from) if args.power_from else None
+    power = plan_power(cfg, fitted=fitted, fitted_from=args.power_from or "")
     if args.json:
         print(json.dumps({"config": args.config, **found.as_json(), "power": power.as_json()}, indent=2))
         return 0

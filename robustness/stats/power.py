@@ -35,9 +35,12 @@ def projected(parts: Components, seeds: int, rows: int, comparisons: int) -> tup
     """(SE, df, detectable difference) of a design with `seeds` searches and `rows` measurement rows, from variance
     components measured on another design: the expected mean squares, combined as the crossed test combines the
     observed ones (robustness/stats/crossed.py)."""
-    if seeds < 2 or rows < 3:
-        raise ValueError("a projection needs at least 2 seeds and 3 rows")
+    if seeds < 1 or rows < 3:
+        raise ValueError("a projection needs at least 1 seed and 3 rows")
     ms_seed, ms_row = rows * parts.seed + parts.error, seeds * parts.row + parts.error
+    if seeds == 1:  # one search: the test holds its prompt fixed, so only the rows' spread counts
+        se = math.sqrt(ms_row / rows)
+        return se, float(rows - 1), detectable(se, float(rows - 1), comparisons)
     total = max(ms_seed + ms_row - parts.error, ms_seed, ms_row)
     se = math.sqrt(total / (seeds * rows))
     pessimistic = ms_seed * (seeds - 1) / float(stats.chi2.ppf(1 - SEED_BOUND, seeds - 1))

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from robustness.experiment.planning.models import method_settings
 from robustness.experiment.spec.config import ExperimentConfig
-from robustness.stats.power import ALPHA, POWER, PlannedPower, planned_power
+from robustness.stats.crossed import Components, crossed_test
+from robustness.stats.power import ALPHA, POWER, PlannedPower, planned_power, projected
 from robustness.stats.search_model import Design, SearchModel
 
 # The share of label-1 rows in each dataset's GLUE validation split (SST-2 444 of 872, CoLA 721 of 1,043): MCC's
@@ -67,7 +68,47 @@ def comparisons(cfg: ExperimentConfig) -> list[Comparison]:
     return list(out.values())
 
 
-def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel | None = None) -> PowerPlan:
+def fitted_components(run_dir: str) -> dict[str, Components]:
+    """Variance components of every held-out comparison a finished run measured with two seeds or more, by
+    comparison name (method/dataset/attack): the crossed test on its stored score-mode measurements."""
+    import numpy as np
+
+    from robustness.store.sqlite import Store
+
+    with Store.open_readonly(run_dir) as store:
+        frame = store.frame("measure")
+    if frame.empty:
+        return {}
+    if "mode" in frame.columns:
+        frame = frame[frame["mode"].fillna("score") == "score"]
+    frame = frame[frame["pair"] != "reference"]
+    setting = frame["model_id"].map(lambda m: str(m).split("/")[1].split("+m3")[0])
+    out = {}
+    for (name, dataset, attack), cell in frame.assign(setting=setting).groupby(["setting", "dataset", "attack"]):
+        arms = [cell[cell["m3"].astype(bool) == m3].sort_values("seed") for m3 in (True, False)]
+        if any(len(a) < 2 for a in arms) or list(arms[0]["seed"]) != list(arms[1]["seed"]):
+            continue
+        a, b = (np.array(list(arm["attacked_predictions"])) for arm in arms)
+        test = crossed_test(a, b, np.array(arms[0]["labels"].iloc[0]), str(cell["metric_name"].iloc[0]))
+        if test.components is not None:
+            out[f"{name}/{dataset}/{attack}"] = test.components
+    return out
+
+
+def _fitted_for(c: Comparison, fitted: dict[str, Components]) -> tuple[str, Components] | None:
+    """The fitted components of the same comparison, else of the same dataset and attack under another method."""
+    if c.name in fitted:
+        return c.name, fitted[c.name]
+    for name, parts in sorted(fitted.items()):
+        if name.split("/", 1)[1] == f"{c.dataset}/{c.attack}":
+            return name, parts
+    return None
+
+
+def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel | None = None,
+               fitted: dict[str, Components] | None = None, fitted_from: str = "") -> PowerPlan:  # fmt: skip
+    """`fitted`: variance components measured on an earlier run (`fitted_components`), used for every comparison
+    they cover; the search model's simulation for the rest."""
     found = comparisons(cfg)
     primary = list(cfg.eval.primary) if cfg.eval.primary is not None else [c.name for c in found]
     base = model or SearchModel()
@@ -79,8 +120,15 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
         )
         return PowerPlan(found, primary, {}, [note])
     power = {}
+    used: list[str] = []
     for c in found:
         metric = "mcc" if c.dataset == "cola" else "accuracy"
+        hit = _fitted_for(c, fitted or {})
+        if hit is not None:
+            se, df, bound = projected(hit[1], c.seeds, measure, len(primary))
+            power[c.name] = PlannedPower(c.seeds, measure, metric, se, df, bound, c.seeds >= 2)
+            used.append(f"{c.name} from {hit[0]}")
+            continue
         design = Design(seeds=c.seeds, search_rows=c.search_rows, search_pool=cfg.eval.report_n, measure_rows=measure)
         m = SearchModel(**{**base.__dict__, "positive_rate": POSITIVE_RATE.get(c.dataset, 0.5)})
         power[c.name] = planned_power(design, metric, len(primary), m, studies, seed=0)
@@ -94,4 +142,8 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
         "one search for StressTest however many seeds are listed (its search ignores the seed): its test holds the "
         "found prompt fixed",
     ]
+    if used:
+        assumptions.insert(1, f"variance components (search, row, rest) measured on {fitted_from or 'a run'}'s "
+                              f"held-out comparisons, projected onto this design: {'; '.join(used)}; the search "
+                              "model's simulation for the other comparisons")  # fmt: skip
     return PowerPlan(found, primary, power, assumptions)
