@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports import livebench
+from reports import livebench, livebench_compare
 from reports.document import Block, Figure, Heading
-from reports.section import Section, figures
+from reports.section import Inputs, Section, figures
 from reports.shared import ROWS
 
 
-def _render(ood: pd.DataFrame) -> list[Block]:
+def _compute(inputs: Inputs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ood = inputs.get(ROWS).ood
+    return livebench.ood_frame(ood), livebench_compare.compare_livebench(ood)
+
+
+def _render(data: tuple[pd.DataFrame, pd.DataFrame]) -> list[Block]:
+    ood, compared = data
     blocks: list[Block] = [Heading("Out-of-distribution: LiveBench"), livebench.ood_table(ood)]
+    if len(compared):
+        blocks.append(livebench_compare.compare_table(compared))
     if len(ood):
         blocks.append(
             Figure("ood_livebench", "LiveBench scores", figures().ood_bars(ood), "Mean LiveBench score per task.")
@@ -19,9 +27,4 @@ def _render(ood: pd.DataFrame) -> list[Block]:
     return blocks
 
 
-SECTION = Section(
-    name="livebench",
-    uses=(ROWS,),
-    compute=lambda inputs: livebench.ood_frame(inputs.get(ROWS).ood),
-    render=_render,
-)
+SECTION = Section(name="livebench", uses=(ROWS,), compute=_compute, render=_render)
