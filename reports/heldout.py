@@ -10,14 +10,16 @@ it for comparison with the paper's tables.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from reports.document import Table
 from reports.formatting import interval, keys_cell, num, pvalue, signed
 from reports.variants import ATTACK_LABEL, DATASET_LABEL
-from robustness.stats import crossed_test, holm
-from robustness.stats.power import POWER, detectable, seeds_for
+from robustness.stats import crossed_test
+from robustness.stats.power import POWER, detectable, family_holm, seeds_for
 
 TARGET = 0.10  # the difference the verdict issue asks a default to detect (README, "Reading the statistics")
 PDR_WIDEST = 1.0  # a PDR-difference interval this wide is withheld as saying nothing
@@ -35,11 +37,13 @@ def _arm(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[
     return attacked, np.array(first["clean_predictions"]), np.array(first["labels"]), [int(s) for s in group["seed"]]
 
 
-def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame, primary: list[str] | None = None) -> pd.DataFrame:
+def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame, primary: list[str] | None = None,
+                 others: Sequence[float | None] = ()) -> pd.DataFrame:  # fmt: skip
     """One row per cell with both arms measured: M3 (the chosen candidate) minus plain. `measures` and `attacks`
     are the carried-forward frames (`reports.variants.carried_forward`: plain merges and chosen candidates).
     `primary`: the config's eval.primary (method/dataset/attack); Holm runs over those rows, the others are
-    exploratory (None: every row is primary)."""
+    exploratory (None: every row is primary). `others`: the p-values of the primary family's other members (the
+    LiveBench comparisons), so that Holm runs over the whole family."""
     merged = measures[measures["setting"].notna()] if not measures.empty else measures
     out = []
     for (pair, setting, dataset, attack), cell in merged.groupby(["pair", "setting", "dataset", "attack"], sort=True):
@@ -72,10 +76,9 @@ def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame, primary: list[st
         })  # fmt: skip
     frame = pd.DataFrame(out, columns=[*(c for c in COLUMNS if c not in ("p_holm", "detectable", "seeds_for_target")),
                                        "_parts"])  # fmt: skip
-    in_family = frame["primary"].astype(bool) if len(frame) else pd.Series(dtype=bool)
-    adjusted = holm([p if f else None for p, f in zip(frame["p"], in_family, strict=True)]) if len(frame) else []
+    in_family = [bool(f) for f in frame["primary"]]
+    adjusted, family = family_holm(list(frame["p"]), in_family, others)
     frame.insert(COLUMNS.index("p_holm"), "p_holm", adjusted)
-    family = int((frame["p"].notna() & in_family).sum()) if len(frame) else 0
     sizes = [family if f else 1 for f in in_family]  # an exploratory row stands alone
     found = [detectable(se, df, m) for se, df, m in zip(frame["se"], frame["df"], sizes, strict=True)]
     frame.insert(COLUMNS.index("detectable"), "detectable", found)

@@ -9,25 +9,29 @@ prompt search to model. With the default's 2 questions per task the interval is 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 from scipy import stats
 
 from reports.document import Table
 from reports.formatting import interval, keys_cell, num, pvalue, signed
-from robustness.stats import holm
-from robustness.stats.power import POWER, detectable
+from robustness.stats.power import POWER, detectable, family_holm
 
-COLUMNS = ["pair", "setting", "category", "questions", "m3", "plain", "diff", "low", "high", "p", "p_holm",
-           "detectable", "keys"]  # fmt: skip
+COLUMNS = ["pair", "setting", "category", "primary", "questions", "m3", "plain", "diff", "low", "high", "p",
+           "p_holm", "detectable", "keys"]  # fmt: skip
 
 
 def _scores(rows: pd.DataFrame) -> dict[str, float]:
     return {str(q["question_id"]): float(q["score"]) for qs in rows["per_question"] for q in qs}
 
 
-def compare_livebench(livebench: pd.DataFrame) -> pd.DataFrame:
-    """`livebench`: the carried-forward frame (plain merges and chosen candidates, with `setting`)."""
+def compare_livebench(livebench: pd.DataFrame, primary: Sequence[str] | None = None,
+                      others: Sequence[float | None] = ()) -> pd.DataFrame:  # fmt: skip
+    """`livebench`: the carried-forward frame (plain merges and chosen candidates, with `setting`). `primary`: the
+    config's eval.primary (method/livebench/category entries count here; None: every category is primary);
+    `others`: the p-values of the family's other members (the held-out attack comparisons), so that Holm runs over
+    the whole primary family."""
     out = []
     merged = livebench[livebench["setting"].notna()] if len(livebench) else livebench
     for (pair, setting, category), cell in merged.groupby(["pair", "setting", "category"], sort=True):
@@ -48,13 +52,15 @@ def compare_livebench(livebench: pd.DataFrame) -> pd.DataFrame:
             p = 1.0 if mean == 0 else 0.0
         out.append({
             "pair": pair, "setting": setting, "category": category, "questions": n,
+            "primary": primary is None or f"{setting}/livebench/{category}" in primary,
             "m3": sum(m3[q] for q in shared) / n, "plain": sum(plain[q] for q in shared) / n, "diff": mean,
             "low": low, "high": high, "p": p, "se": se, "df": df, "keys": keys_cell(cell["key"]),
         })  # fmt: skip
     frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c not in ("p_holm", "detectable")] + ["se", "df"])
-    frame.insert(COLUMNS.index("p_holm"), "p_holm", holm(list(frame["p"])) if len(frame) else [])
-    family = int(frame["p"].notna().sum()) if len(frame) else 0
-    found = [detectable(se, df, family) if se > 0 else None for se, df in zip(frame["se"], frame["df"], strict=True)]
+    adjusted, family = family_holm(list(frame["p"]), list(frame["primary"]), others)
+    frame.insert(COLUMNS.index("p_holm"), "p_holm", adjusted)
+    found = [detectable(se, df, family if f else 1) if se > 0 else None
+             for se, df, f in zip(frame["se"], frame["df"], frame["primary"], strict=True)]  # fmt: skip
     frame.insert(COLUMNS.index("detectable"), "detectable", found)
     return frame[COLUMNS]
 
@@ -63,7 +69,7 @@ def compare_table(frame: pd.DataFrame) -> Table:
     header = ["Pair", "Method", "Category", "Questions", "M3", "Plain", "Δ", "95% CI", "p", "p (Holm)", "Detectable"]
     rows = [
         [r.pair, r.setting, r.category, str(r.questions), num(r.m3), num(r.plain), signed(r.diff),
-         interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm),
+         interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm) if r.primary else "exploratory",
          "—" if r.detectable is None or pd.isna(r.detectable) else
          "> 1 (none)" if r.detectable > 1 else num(r.detectable)]
         for r in frame.itertuples(index=False)
@@ -71,7 +77,8 @@ def compare_table(frame: pd.DataFrame) -> Table:
     notes = [
         "M3 minus plain on the LiveBench questions both merges answered, per category: mean paired difference, t "
         "interval and p over questions (greedy answers: a question's score is fixed, so questions are the sampling "
-        f"unit). p (Holm): over this table's categories, LiveBench's family. Detectable: the smallest difference the "
+        f"unit). p (Holm): over the primary family, these categories with the held-out attack comparisons (the "
+        "config's eval.primary; every one when it is not set). Detectable: the smallest difference the "
         f"questions detect with {POWER:.0%} power after Holm; with a few questions per task it exceeds the scale.",
     ]
     return Table("livebench_m3_vs_plain", "LiveBench: M3 vs plain", frame, header, rows, notes)

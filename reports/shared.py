@@ -8,13 +8,14 @@ of them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pandas as pd
 
-from reports import attack_curve, effects, selection_check, transfer
+from reports import attack_curve, effects, heldout, livebench_compare, modes, selection_check, transfer
 from reports import clean as clean_mod
-from reports.load import ATTACK, CLEAN, LIVEBENCH, SELECTION
+from reports.load import ATTACK, CLEAN, LIVEBENCH, MEASURE, SELECTION
 from reports.section import Inputs, Shared
 from reports.variants import Choice, carried_forward, chosen_models
 from robustness.experiment.spec.config import AXIS_MARK
@@ -159,3 +160,32 @@ def _warnings(inputs: Inputs) -> list[str]:
 
 WARNINGS = Shared(name="warnings", reads=(CLEAN,), uses=(ROWS, EFFECTS, AGREEMENT, OVERLAP, CHOSEN),
                   compute=_warnings)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The primary family's two parts, Holm over both: the held-out attack comparisons and LiveBench's."""
+
+    heldout: pd.DataFrame  # `reports.heldout.heldout_rows`
+    livebench: pd.DataFrame  # `reports.livebench_compare.compare_livebench`
+
+
+def _verdict(inputs: Inputs) -> Verdict:
+    primary = json.loads(inputs.run.meta.get("config") or "{}").get("eval", {}).get("primary")
+    rows = inputs.get(ROWS)
+    choices: list[Choice] = inputs.get(CHOSEN)
+    measures = carried_forward(modes.in_mode(inputs.frame(MEASURE), "score"), choices)
+    alone = (
+        heldout.heldout_rows(measures, rows.attacks, primary),
+        livebench_compare.compare_livebench(rows.ood, primary),
+    )
+
+    def in_family(frame: pd.DataFrame) -> list[float | None]:
+        return [p for p, f in zip(frame["p"], frame["primary"], strict=True) if f]
+
+    return Verdict(heldout.heldout_rows(measures, rows.attacks, primary, in_family(alone[1])),
+                   livebench_compare.compare_livebench(rows.ood, primary, in_family(alone[0])))  # fmt: skip
+
+
+VERDICT = Shared(name="verdict", reads=(MEASURE,), uses=(CHOSEN, ROWS), compute=_verdict)
+"""The verdict's primary family (the config's eval.primary): held-out attacks and LiveBench, Holm over both."""

@@ -125,16 +125,19 @@ def test_a_comparison_left_out_of_the_declared_family_is_exploratory(run_dir: Pa
     assert left_out.detectable == pytest.approx(declared.detectable)  # a family of one either way
 
 
+ATTACKED = "task_arithmetic/sst2/stresstest"
+
+
 def test_the_declared_family_must_name_comparisons_the_study_makes(data_dir: Path) -> None:
     from pydantic import ValidationError
 
     base = study(Path("runs"), {"base": "b", "sst2": "s", "cola": "c"}, data_dir, attacks=ATTACKS)
     held = {**base["eval"], "measure_n": 5}
-    ExperimentConfig.model_validate({**base, "eval": {**held, "primary": ["task_arithmetic/sst2/stresstest"]}})
+    ExperimentConfig.model_validate({**base, "eval": {**held, "primary": [ATTACKED]}})
     with pytest.raises(ValidationError, match=r"'task_arithmetic/sst2/deepwordbug' is not a comparison"):
         ExperimentConfig.model_validate({**base, "eval": {**held, "primary": ["task_arithmetic/sst2/deepwordbug"]}})
     with pytest.raises(ValidationError, match=r"set eval\.measure_n too"):
-        ExperimentConfig.model_validate({**base, "eval": {**base["eval"], "primary": ["task_arithmetic/sst2/x"]}})
+        ExperimentConfig.model_validate({**base, "eval": {**base["eval"], "primary": [ATTACKED]}})
 
 
 def test_m3r_plan_fits_the_verdicts_power_on_a_finished_run(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -154,3 +157,17 @@ def test_m3r_plan_fits_the_verdicts_power_on_a_finished_run(run_dir: Path, capsy
     _, _, expected = projected(fitted["task_arithmetic/sst2/stresstest"], 1, 5, 1)  # StressTest: one search
     assert row["detectable"] == pytest.approx(expected)
     assert any("measured on" in a and "task_arithmetic/sst2/stresstest from" in a for a in power["assumptions"])
+
+
+def test_livebench_categories_may_join_the_declared_family(data_dir: Path) -> None:
+    base = study(Path("runs"), {"base": "b", "sst2": "s", "cola": "c"}, data_dir, attacks=ATTACKS)
+    base["livebench"] = {"tasks": ["paraphrase"], "n": 1}
+    family = ["task_arithmetic/livebench/instruction_following"]
+    cfg = ExperimentConfig.model_validate({**base, "eval": {**base["eval"], "primary": family}})  # no held-out rows
+    assert cfg.eval.primary == family
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'task_arithmetic/livebench/coding' is not a comparison"):
+        ExperimentConfig.model_validate(
+            {**base, "eval": {**base["eval"], "primary": ["task_arithmetic/livebench/coding"]}}
+        )

@@ -52,3 +52,12 @@ def test_detectable_differences_shrink_with_seeds_and_family_size_raises_them() 
     assert (projected(parts, need, 400, 4)[2] or 1.0) <= 0.10 < (projected(parts, need - 1, 400, 4)[2] or 1.0)
     assert seeds_for(0.001, parts, 400, 4, most=50) is None  # the rows' part alone is larger
     assert detectable(None, 3.0, 2) is None and detectable(0.1, 3.0, 0) is None
+
+
+def test_holm_runs_over_the_whole_primary_family() -> None:
+    from robustness.stats.power import family_holm
+
+    adjusted, size = family_holm([0.01, 0.04], [True, True], others=[0.03])  # held-out rows, LiveBench's one
+    assert size == 3 and adjusted == [pytest.approx(0.03), pytest.approx(0.06)]  # Holm over 0.01, 0.03, 0.04
+    adjusted, size = family_holm([0.01, 0.2], [True, False], others=[None, 0.5])
+    assert size == 2 and adjusted[0] == pytest.approx(0.02) and adjusted[1] is None  # exploratory: no adjustment

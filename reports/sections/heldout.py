@@ -3,16 +3,12 @@ without `eval.measure_n`)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
-from reports import heldout, modes
+from reports import heldout
 from reports.document import Block
-from reports.load import MEASURE
-from reports.section import Inputs, Section, opening
-from reports.shared import CHOSEN, ROWS
-from reports.variants import carried_forward
+from reports.section import Section, opening
+from reports.shared import VERDICT
 
 INTRO = (
     "Each attack seed's search found one prompt per model on the seed's search rows; that prompt and the clean prompt "
@@ -24,18 +20,10 @@ INTRO = (
 )
 
 
-def _rows(inputs: Inputs) -> pd.DataFrame:
-    chosen = inputs.get(CHOSEN)
-    measures = carried_forward(modes.in_mode(inputs.frame(MEASURE), "score"), chosen)
-    config = json.loads(inputs.run.meta.get("config") or "{}")
-    primary = config.get("eval", {}).get("primary")
-    return heldout.heldout_rows(measures, inputs.get(ROWS).attacks, primary)
-
-
 def _render(frame: pd.DataFrame) -> list[Block]:
     if frame.empty:
         return []
     return opening("Held-out attacks: the verdict", INTRO, heldout.heldout_table(frame))
 
 
-SECTION = Section(name="heldout", reads=(MEASURE,), uses=(CHOSEN, ROWS), compute=_rows, render=_render)
+SECTION = Section(name="heldout", uses=(VERDICT,), compute=lambda inputs: inputs.get(VERDICT).heldout, render=_render)

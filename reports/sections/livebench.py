@@ -7,12 +7,12 @@ import pandas as pd
 from reports import livebench, livebench_compare
 from reports.document import Block, Figure, Heading
 from reports.section import Inputs, Section, figures
-from reports.shared import ROWS
+from reports.shared import ROWS, VERDICT
 
 
 def _compute(inputs: Inputs) -> tuple[pd.DataFrame, pd.DataFrame]:
     ood = inputs.get(ROWS).ood
-    return livebench.ood_frame(ood), livebench_compare.compare_livebench(ood)
+    return livebench.ood_frame(ood), inputs.get(VERDICT).livebench
 
 
 def _render(data: tuple[pd.DataFrame, pd.DataFrame]) -> list[Block]:
@@ -27,4 +27,4 @@ def _render(data: tuple[pd.DataFrame, pd.DataFrame]) -> list[Block]:
     return blocks
 
 
-SECTION = Section(name="livebench", uses=(ROWS,), compute=_compute, render=_render)
+SECTION = Section(name="livebench", uses=(ROWS, VERDICT), compute=_compute, render=_render)

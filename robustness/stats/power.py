@@ -10,6 +10,7 @@ and the plan says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,18 @@ def seeds_for(target: float, parts: Components, rows: int, comparisons: int, mos
         if found is not None and found <= target:
             return seeds
     return None
+
+
+def family_holm(pvalues: Sequence[float | None], primary: Sequence[bool],
+                others: Sequence[float | None] = ()) -> tuple[list[float | None], int]:  # fmt: skip
+    """Holm over a primary family of which `pvalues` (where `primary`) are one part and `others` the rest: the
+    adjusted p-values of this part (None outside the family) and the family's size (comparisons with a p-value)."""
+    from robustness.stats.holm import holm
+
+    mine = [p if f else None for p, f in zip(pvalues, primary, strict=True)]
+    adjusted = holm([*mine, *others])[: len(mine)]
+    size = sum(1 for p in [*mine, *others] if p is not None and not math.isnan(p))
+    return adjusted, size
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,15 @@ def comparisons(cfg: ExperimentConfig) -> list[Comparison]:
     return list(out.values())
 
 
+def livebench_names(cfg: ExperimentConfig) -> list[str]:
+    """The LiveBench comparisons of the verdict's family: method/livebench/category for each scored method."""
+    from robustness.livebench.questions import CATEGORY_OF_TASK
+
+    labels = [m.name for m, axis in method_settings(cfg) if axis is None]
+    categories = sorted({CATEGORY_OF_TASK[t] for t in cfg.livebench.tasks})
+    return [f"{m}/livebench/{c}" for m in (cfg.livebench.methods or labels) for c in categories]
+
+
 def fitted_components(run_dir: str) -> dict[str, Components]:
     """Variance components of every held-out comparison a finished run measured with two seeds or more, by
     comparison name (method/dataset/attack): the crossed test on its stored score-mode measurements."""
@@ -110,7 +119,8 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
     """`fitted`: variance components measured on an earlier run (`fitted_components`), used for every comparison
     they cover; the search model's simulation for the rest."""
     found = comparisons(cfg)
-    primary = list(cfg.eval.primary) if cfg.eval.primary is not None else [c.name for c in found]
+    everything = [c.name for c in found] + livebench_names(cfg)
+    primary = list(cfg.eval.primary) if cfg.eval.primary is not None else everything
     base = model or SearchModel()
     measure = cfg.eval.measure_n
     if not measure:
@@ -134,7 +144,8 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
         power[c.name] = planned_power(design, metric, len(primary), m, studies, seed=0)
     assumptions = [
         f"the crossed seeds x rows test at the {ALPHA:.0%} level, {POWER:.0%} power, Holm over {len(primary)} primary "
-        "comparison(s) taken at its strictest (alpha / m); detectable: (t + t) x the median standard error over "
+        f"comparison(s) ({sum('/livebench/' in n for n in primary)} of them LiveBench categories, compared over "
+        "questions) taken at its strictest (alpha / m); detectable: (t + t) x the median standard error over "
         f"{studies} studies simulated with the search model under no true difference",
         f"search model (logit scale, assumed, not fitted on a store): row SD {base.row_sd}, arm x row SD "
         f"{base.arm_row_sd}, candidate SD {base.candidate_sd}, candidate x row SD {base.candidate_row_sd}, "

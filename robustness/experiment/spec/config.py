@@ -102,18 +102,24 @@ class ExperimentConfig(Frozen):
         return self
 
     def _primary_known(self) -> None:
-        """eval.primary names held-out comparisons as setting/dataset/attack; each must be one the study makes."""
+        """eval.primary names the verdict's comparisons: held-out attacks as method/dataset/attack, LiveBench as
+        method/livebench/category; each must be one the study makes."""
         if self.eval.primary is None:
             return
-        if not self.eval.measure_n:
-            raise ValueError("eval.primary: declares the held-out verdict's comparisons; set eval.measure_n too")
+        from robustness.livebench.questions import CATEGORY_OF_TASK
+
         names = [m.name for m in self.methods]
-        known = {f"{m}/{d}/{a.attack}" for a in self.attacks for m in (a.methods or names) for d in a.datasets}
+        attacks = {f"{m}/{d}/{a.attack}" for a in self.attacks for m in (a.methods or names) for d in a.datasets}
+        livebench = {f"{m}/livebench/{CATEGORY_OF_TASK[t]}" for m in (self.livebench.methods or names)
+                     for t in self.livebench.tasks}  # fmt: skip
+        known = attacks | livebench
         for entry in self.eval.primary:
             if entry not in known:
                 listed = ", ".join(sorted(known)[:8]) + (" ..." if len(known) > 8 else "")
                 raise ValueError(f"eval.primary: {entry!r} is not a comparison this study makes (method/dataset/"
-                                 f"attack); the study makes: {listed}")  # fmt: skip
+                                 f"attack or method/livebench/category); the study makes: {listed}")  # fmt: skip
+        if not self.eval.measure_n and set(self.eval.primary) & attacks:
+            raise ValueError("eval.primary: held-out attack comparisons need held-out rows; set eval.measure_n too")
 
     @property
     def run_dir(self) -> Path:
