@@ -141,3 +141,22 @@ def test_size_on_mcc_and_pdr() -> None:
         mcc += on_mcc.p is not None and on_mcc.p < 0.05
         pdr += on_pdr.p is not None and on_pdr.p < 0.05
     assert mcc / 2000 <= 0.065 and pdr / 2000 <= 0.065
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spread", [0.5, 2.0])
+def test_size_and_coverage_at_half_and_twice_the_candidate_spread(spread: float) -> None:
+    """The searches' spread is what the test must cover: at half and twice the model's candidate SD, 3 seeds x 100
+    rows, accuracy and MCC (CoLA's label balance), 2,000 studies each."""
+    model = SearchModel(candidate_sd=MODEL.candidate_sd * spread, positive_rate=0.69)
+    design = Design(seeds=3, search_rows=50, search_pool=200, measure_rows=100)
+    rng = np.random.default_rng(11)
+    rejected = {"accuracy": 0, "mcc": 0}
+    for _ in range(2000):
+        study = simulate(rng, model, design)
+        for metric in rejected:
+            result = crossed_test(study.attacked[0], study.attacked[1], study.labels, metric)
+            rejected[metric] += result.p is not None and result.p < 0.05
+    print(f"candidate spread x{spread}: size {rejected['accuracy'] / 2000:.3f} (accuracy), "
+          f"{rejected['mcc'] / 2000:.3f} (MCC)")  # fmt: skip
+    assert all(r / 2000 <= 0.065 for r in rejected.values())
