@@ -154,7 +154,7 @@ def test_m3r_plan_fits_the_verdicts_power_on_a_finished_run(run_dir: Path, capsy
     assert main(["plan", str(config), "--power-from", str(run_dir), "--json"]) == 0
     power = json.loads(capsys.readouterr().out)["power"]
     (row,) = power["comparisons"]
-    _, _, expected = projected(fitted["task_arithmetic/sst2/stresstest"], 1, 5, 1)  # StressTest: one search
+    _, _, expected = projected(fitted["task_arithmetic/sst2/stresstest"], 2, 5, 1)  # 2 seeds, 5 held-out rows
     assert row["detectable"] == pytest.approx(expected)
     assert any("measured on" in a and "task_arithmetic/sst2/stresstest from" in a for a in power["assumptions"])
 

@@ -230,7 +230,7 @@ def test_plan_needs_no_data_root(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     monkeypatch.delenv("M3R_DATA_DIR", raising=False)
     assert main(["plan", str(CONFIGS / "paper-13b.yaml"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert sum(data["units"]["all"].values()) == 1564
+    assert sum(data["units"]["all"].values()) == 2092
     assert any("task_oriented:0's, assumed" in a for a in data["assumptions"])
 
 

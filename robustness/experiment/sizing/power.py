@@ -17,7 +17,6 @@ from robustness.stats.search_model import Design, SearchModel
 # The share of label-1 rows in each dataset's GLUE validation split (SST-2 444 of 872, CoLA 721 of 1,043): MCC's
 # spread depends on it.
 POSITIVE_RATE = {"sst2": 444 / 872, "cola": 721 / 1043}
-SEEDLESS = {"stresstest"}  # attacks whose search ignores the seed: one search however many seeds are listed
 STUDIES = 100  # simulated studies per comparison
 
 
@@ -60,7 +59,7 @@ def comparisons(cfg: ExperimentConfig) -> list[Comparison]:
     labels = [m.name for m, axis in method_settings(cfg) if axis is None]
     out: dict[str, Comparison] = {}
     for spec in cfg.attacks:
-        seeds = 1 if spec.attack in SEEDLESS else len(spec.seeds)
+        seeds = len(spec.seeds)  # each seed searches its own rows, so even a search that ignores the seed differs
         for setting in spec.methods or labels:
             for dataset in spec.datasets:
                 c = Comparison(setting, dataset, spec.attack, seeds, spec.n)
@@ -131,27 +130,32 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
         return PowerPlan(found, primary, {}, [note])
     power = {}
     used: list[str] = []
+    family = len(primary) * len(cfg.pairs)  # every name is compared in every pair
+    simulated: dict[tuple[Design, str, float], PlannedPower] = {}  # comparisons of one design share a simulation
     for c in found:
         metric = "mcc" if c.dataset == "cola" else "accuracy"
         hit = _fitted_for(c, fitted or {})
         if hit is not None:
-            se, df, bound = projected(hit[1], c.seeds, measure, len(primary))
+            se, df, bound = projected(hit[1], c.seeds, measure, family)
             power[c.name] = PlannedPower(c.seeds, measure, metric, se, df, bound, c.seeds >= 2)
             used.append(f"{c.name} from {hit[0]}")
             continue
         design = Design(seeds=c.seeds, search_rows=c.search_rows, search_pool=cfg.eval.report_n, measure_rows=measure)
-        m = SearchModel(**{**base.__dict__, "positive_rate": POSITIVE_RATE.get(c.dataset, 0.5)})
-        power[c.name] = planned_power(design, metric, len(primary), m, studies, seed=0)
+        rate = POSITIVE_RATE.get(c.dataset, 0.5)
+        if (design, metric, rate) not in simulated:
+            m = SearchModel(**{**base.__dict__, "positive_rate": rate})
+            simulated[design, metric, rate] = planned_power(design, metric, family, m, studies, seed=0)
+        power[c.name] = simulated[design, metric, rate]
     assumptions = [
-        f"the crossed seeds x rows test at the {ALPHA:.0%} level, {POWER:.0%} power, Holm over {len(primary)} primary "
-        f"comparison(s) ({sum('/livebench/' in n for n in primary)} of them LiveBench categories, compared over "
-        "questions) taken at its strictest (alpha / m); detectable: (t + t) x the median standard error over "
+        f"the crossed seeds x rows test at the {ALPHA:.0%} level, {POWER:.0%} power, Holm over {family} primary "
+        f"comparison(s) ({len(primary)} per pair, {sum('/livebench/' in n for n in primary)} of them LiveBench "
+        "categories, compared over questions) taken at its strictest (alpha / m); detectable: (t + t) x the median "
+        "standard error over "
         f"{studies} studies simulated with the search model under no true difference",
         f"search model (logit scale, assumed, not fitted on a store): row SD {base.row_sd}, arm x row SD "
         f"{base.arm_row_sd}, candidate SD {base.candidate_sd}, candidate x row SD {base.candidate_row_sd}, "
         f"{base.candidates} candidate prompts per search; clean logit {base.clean}, attacked {base.base}",
-        "one search for StressTest however many seeds are listed (its search ignores the seed): its test holds the "
-        "found prompt fixed",
+        "one seed: the test holds its one found prompt fixed (conditional on it)",
     ]
     if used:
         assumptions.insert(1, f"variance components (search, row, rest) measured on {fitted_from or 'a run'}'s "
