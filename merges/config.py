@@ -9,6 +9,7 @@ and their types and ranges come from the method registry (`merges.registry`), lo
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -173,6 +174,7 @@ class MergeConfig(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> MergeConfig:
+        _check_inputs(self)
         _check_parameters(self)
         _check_m3(self)
         return self
@@ -247,6 +249,27 @@ class MergeConfig(_Frozen):
     def to_record(self) -> dict[str, Any]:
         """The config as plain data with the YAML key names (`lambda`, not `lambda_`)."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+def _check_inputs(cfg: MergeConfig) -> None:
+    """Each model is listed once and is not the base: a repeat would weigh one fine-tune twice (and its task vector
+    against itself), and the base as a "fine-tune" adds a zero task vector that dilutes the others. Paths are compared
+    resolved, so `a`, `./a` and `/abs/a` are the same model; nothing is read."""
+    seen = {_place(cfg.base_model): "base_model"}
+    for i, model in enumerate(cfg.models):
+        first = seen.setdefault(_place(model), f"models[{i}]")
+        if first != f"models[{i}]":
+            fix = "list only the fine-tunes of base_model" if first == "base_model" else "list each model once"
+            raise _field_error(f"models[{i}]", f"{model!r} is the same model as {first}; {fix}")
+
+
+def _place(reference: str) -> str:
+    """One spelling of a model folder or Hub id: the absolute path with `..`, `~` and symbolic links resolved (a Hub
+    id becomes a path below the working folder, which only the same id reaches)."""
+    try:
+        return os.path.realpath(os.path.expanduser(reference))
+    except (OSError, ValueError):  # a NUL in the text: compared as written
+        return reference
 
 
 def _check_parameters(cfg: MergeConfig) -> None:
@@ -333,7 +356,8 @@ def load_merge_config(path: str | Path) -> MergeConfig:
 
     file = Path(path).expanduser()
     if not file.is_file():
-        raise MergeError(f"merge config {str(file)!r} does not exist")
+        state = "is a folder, expected a file" if file.is_dir() else "does not exist"
+        raise MergeError(f"merge config {str(file)!r} {state}")
     try:
         data = load_yaml(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

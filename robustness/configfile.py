@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from merges.yamlfile import DuplicateKeyError, load_yaml
 from robustness.errors import UserError
+from robustness.paths import require
 from robustness.textfile import read_text
 
 M = TypeVar("M", bound=BaseModel)
@@ -58,10 +59,7 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 
 def read_yaml(path: str | Path, what: str = "config file") -> Any:
     """The data in a YAML file, or `UserError` naming the file (and the line and column of a syntax error)."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        state = "is not a file" if file.exists() else "does not exist"
-        raise UserError(f"{what} {str(file)!r} {state}; check the path")
+    file = require(Path(path).expanduser(), "file", what, "check the path")
     text = read_text(file, what)
     try:
         return load_yaml(text)

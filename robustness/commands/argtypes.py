@@ -1,4 +1,4 @@
-"""Argument types for the command line: each number and date is checked as it is parsed, before any work.
+"""Argument types for the command line: each number, date and text is checked as it is parsed, before any work.
 
 argparse reports a failed type as `argument --batch-size: must be a positive integer (1, 2, ...), got '-3'`, so
 the message names the flag, the value and what to give instead (see `cli.Parser` for the one-line format).
@@ -65,4 +65,19 @@ def iso_date(text: str) -> str:
         parsed = None
     if parsed is None or parsed.isoformat() != text:
         raise argparse.ArgumentTypeError(f"must be a real date written YYYY-MM-DD (e.g. 2024-06-24), got {text!r}")
+    return text
+
+
+def utf8_text(text: str) -> str:
+    """Text that is UTF-8. Bytes of another encoding in argv (a Latin-1 terminal's é) reach Python as lone surrogates
+    (U+DC80-U+DCFF, one per byte), which no tokenizer takes: refused here, with the position of the first one."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        what = f"the byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"a lone surrogate U+{code:04X}"
+        raise argparse.ArgumentTypeError(
+            f"is not UTF-8 text: character {exc.start + 1} is {what}; "
+            "give it as UTF-8 (e.g. from a terminal with LANG=C.UTF-8)"
+        ) from None
     return text

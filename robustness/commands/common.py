@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from robustness import catalog
-from robustness.commands.argtypes import positive_int, seed
+from robustness.commands.argtypes import positive_int, seed, utf8_text
 from robustness.errors import UserError
 
 
@@ -15,7 +15,7 @@ def add_task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="Hub id, local folder, .gguf file, or smollm2-135m-instruct")
     p.add_argument("--dataset", required=True, help=" or ".join(catalog.DATASETS))
     p.add_argument("--prompt", default="0", help="PromptBench prompt: index 0-19 or name, e.g. role_oriented:3")
-    p.add_argument("--prompt-text", help="a custom prompt instead; must contain {content} once")
+    p.add_argument("--prompt-text", type=utf8_text, help="a custom prompt instead; must contain {content} once")
     p.add_argument("--split", default="validation", help="train or validation (default: validation)")
     p.add_argument("--n", type=positive_int, help="evaluate a seeded sample of N rows (default: the whole split)")
     p.add_argument("--sample-seed", type=seed, help="seed of the row sample (default: --seed)")

@@ -83,11 +83,13 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from robustness.livebench.answers import read_answers
     from robustness.livebench.generate import generate_answers, model_generator
     from robustness.livebench.questions import subset
     from robustness.models import load_model
 
     questions = subset(_load(args), args.n, args.seed)
+    read_answers(args.out, missing_ok=True)  # a folder or a malformed answers file, refused before the model loads
     loaded = load_model(args.model, device=args.device, dtype=args.dtype)
     generator = model_generator(loaded, args.max_new_tokens, batch_size=args.batch_size)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from robustness.errors import UserError
+from robustness.paths import require
 from robustness.textfile import read_text
 
 log = logging.getLogger(__name__)
@@ -22,15 +23,21 @@ log = logging.getLogger(__name__)
 
 def read_answers(path: str | os.PathLike[str], missing_ok: bool = False) -> dict[str, str]:
     """question id -> answer text. One answer per question: an id on two lines is an error naming both lines
-    (keeping either one silently would score an answer the user may not mean)."""
+    (keeping either one silently would score an answer the user may not mean). `missing_ok`: a file that does not
+    exist yet has no answers (generation starts it); a folder there is still an error."""
     file = Path(path).expanduser()
-    if not file.is_file():
-        if missing_ok:
-            return {}
-        raise UserError(f"answers file {str(path)!r} does not exist")
+    if missing_ok and not file.exists():
+        return {}
+    require(file, "file", "answers file")
+    text = read_text(file, "answers file")
+    if text.lstrip("\ufeff").lstrip().startswith("["):  # else read as lines: an unfinished last line, then no answers
+        raise UserError(
+            f'{file}: the file is one JSON array; expected JSON lines, one {{"question_id": ..., "answer": ...}} '
+            "object per line (jq -c '.[]' converts an array)"
+        )
     answers: dict[str, str] = {}
     line_of: dict[str, int] = {}
-    lines = read_text(file, "answers file").split("\n")
+    lines = text.split("\n")
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

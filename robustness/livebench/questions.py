@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from robustness.errors import UserError
-from robustness.paths import DATA_ENV, resolve_data_dir
+from robustness.paths import DATA_ENV, require, resolve_data_dir
 from robustness.textfile import read_text
 
 HUB_DATASETS: dict[str, str] = {
@@ -121,9 +121,7 @@ def read_question_file(path: Path, category: str = "", task: str = "") -> list[Q
 
 def load_local(root: str | os.PathLike[str]) -> list[Question]:
     """Every question under a local folder in LiveBench's layout."""
-    path = Path(root).expanduser()
-    if not path.is_dir():
-        raise UserError(f"questions folder {str(root)!r} does not exist; {GET_QUESTIONS_HINT}")
+    path = require(Path(root).expanduser(), "folder", "questions folder", GET_QUESTIONS_HINT)
     questions: list[Question] = []
     for category, task, file in find_question_files(path):
         questions += read_question_file(file, category, task)

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from robustness import __version__
 from robustness.keys import canonical_json, config_hash
+from robustness.paths import path_problem
 from robustness.records import INDEXED_FIELDS, Record, indexed_values
 from robustness.store.schema import (
     READABLE_SCHEMAS,
@@ -129,11 +130,12 @@ class Store:
     def open_readonly(cls, run_dir: str | os.PathLike[str]) -> Store:
         """Open an existing run's store for reading only (never creates anything)."""
         run = Path(run_dir)
-        if not run.exists():
-            raise StoreError(f"run directory {run} does not exist")
-        if not run.is_dir():
-            raise StoreError(f"run directory {run} is not a folder")
+        problem = path_problem(run, "folder")
+        if problem:
+            raise StoreError(f"run directory {run} {problem}")
         path = store_path(run)
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder, not a SQLite file; give a run directory that `m3r run` wrote")
         if not path.is_file():
             raise StoreError(f"{run} is not a run directory: it holds no {STORE_FILE} (run the experiment first)")
         conn = connect(path, readonly=True)
@@ -149,7 +151,7 @@ class Store:
     def check_resumable(cls, run_dir: str | os.PathLike[str], config: Mapping[str, Any] | BaseModel) -> None:
         """Raise the error `create_or_resume` would (another study's folder, an unreadable store) without writing,
         so a run can refuse before it loads or builds any model."""
-        if not store_path(run_dir).is_file():
+        if not store_path(run_dir).exists():  # a folder in its place is refused by open_readonly
             return
         with cls.open_readonly(run_dir) as store:
             _check_same_study(Path(run_dir), store.config(), json.loads(canonical_json(config)))

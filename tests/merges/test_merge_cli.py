@@ -154,6 +154,35 @@ def test_an_unwritable_output_fails_before_any_weight_is_read(
     assert "cannot be written (Permission denied); choose a writable place" in line
 
 
+@pytest.mark.parametrize(
+    ("models", "fragment"),
+    [
+        (["base", "e1"], "models[0]: '{base}' is the same model as base_model; list only the fine-tunes of base_model"),
+        (["e1", "e2", "e1"], "models[2]: '{e1}' is the same model as models[0]; list each model once"),
+    ],
+)
+def test_a_model_listed_twice_or_as_the_base_is_refused_before_any_read(
+    tiny: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    models: list[str],
+    fragment: str,
+) -> None:
+    import merges.reader
+
+    def no_reads(self: merges.reader.Checkpoint, name: str) -> None:
+        raise AssertionError(f"read {name} before the config was checked")
+
+    monkeypatch.setattr(merges.reader.Checkpoint, "read", no_reads)
+    config = tmp_path / "merge.yaml"
+    entries = "".join(f"\n  - model: {tiny[m]}" for m in models)
+    config.write_text(f"base_model: {tiny['base']}\nmodels:{entries}\nmethod: task_arithmetic\n")
+    line = _error(capsys, str(config), "--out", str(tmp_path / "out"))
+    assert fragment.format(**{k: str(v) for k, v in tiny.items()}) in line
+    assert not (tmp_path / "out").exists()
+
+
 def test_yaml_syntax_error_gives_line_and_column(
     tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -57,6 +57,9 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"dtype": "float8"}, "dtype: "),
     ({"device": "tpu"}, "device: "),
     ({"max_shard_size": "lots"}, "max_shard_size: expected a size"),
+    ({"models": ["a", "base"]}, "models[1]: 'base' is the same model as base_model; list only the fine-tunes"),
+    ({"models": ["a", "b", "a"]}, "models[2]: 'a' is the same model as models[0]; list each model once"),
+    ({"models": ["a", "./b/../a"]}, "models[1]: './b/../a' is the same model as models[0]"),  # paths compared resolved
 ]
 
 
@@ -77,6 +80,18 @@ def test_a_plain_merge_has_m3_off_or_absent(m3: dict[str, Any] | None) -> None:
     cfg = validate_config({**GOOD, **({} if m3 is None else {"m3": m3})})
     assert not cfg.m3.enabled and cfg.fixed_lambdas() is None
     assert validate_config(cfg.to_record()) == cfg
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"base_model": "base", "models": ["a", "b"]},
+        {"base_model": "org/base", "models": ["org/a", "org/b", "other/a"]},  # Hub ids: equal only when equal
+        {"base_model": "base", "models": ["base-sst2", "base/cola"]},  # a name or a folder below the base's
+    ],
+)
+def test_distinct_models_pass_the_duplicate_check(inputs: dict[str, Any]) -> None:
+    assert validate_config({**GOOD, **inputs}).models == inputs["models"]
 
 
 def test_bad_config_fails_before_any_input_is_opened(tmp_path: Path) -> None:
@@ -131,3 +146,5 @@ def test_unreadable_yaml(tmp_path: Path, text: str, message: str) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(MergeError, match="does not exist"):
         load_merge_config(tmp_path / "nope.yaml")
+    with pytest.raises(MergeError, match="is a folder, expected a file"):
+        load_merge_config(tmp_path)
