@@ -7,10 +7,24 @@ methods live in one registry (`merges.registry`; the built-in ones in `merges.bu
 package is imported): `register_method` adds one, and every config check, merge and listing sees it.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from merges.config import MergeConfig, load_merge_config, validate_config
-from merges.engine import MergeResult, merge
 from merges.errors import MergeError
 from merges.registry import register_method, registered_method, unregister_method
+
+if TYPE_CHECKING:
+    from merges.engine import MergeResult, merge
+
+
+def __getattr__(name: str) -> Any:
+    """`merge` and `MergeResult` (the engine, which needs torch) load on first use: validating a config does not."""
+    if name in ("merge", "MergeResult"):
+        from merges import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'merges' has no attribute {name!r}")
+
 
 __all__ = [
     "MergeConfig",

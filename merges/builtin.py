@@ -9,11 +9,8 @@ one `Param`, shared.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from torch import Tensor
-
-from merges.methods import apply_dare, average, dare_keep_mask, dare_seed, task_arithmetic, ties
 from merges.registry import (
     CombiningMethod,
     CombiningMethodName,
@@ -23,6 +20,9 @@ from merges.registry import (
     SparsifyingStep,
     _register_built_in,
 )
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 TrimScope = Literal["tensor", "global"]
 
@@ -102,15 +102,26 @@ def ties_record(ctx: RecordContext) -> dict[str, Any]:
     }
 
 
+def _methods() -> Any:
+    """The tensor arithmetic (`merges.methods`), imported when a merge runs: config checks load no torch."""
+    from merges import methods
+
+    return methods
+
+
 def dare_masks(params: Mapping[str, Any], seed: int, tensor_name: str, numel: int, k: int) -> list[Tensor] | None:
     """One Bernoulli keep mask per model, seeded from the names (`merges.methods.dare_seed`); None at p = 0."""
     p = params["drop_rate"]
     if p == 0:
         return None
+    from merges.methods import dare_keep_mask, dare_seed
+
     return [dare_keep_mask(numel, p, dare_seed(seed, tensor_name, i)) for i in range(k)]
 
 
 def dare_apply(delta: Tensor, keep: Tensor, params: Mapping[str, Any]) -> Tensor:
+    from merges.methods import apply_dare
+
     return apply_dare(delta, keep, params["drop_rate"])
 
 
@@ -119,7 +130,7 @@ def dare_apply(delta: Tensor, keep: Tensor, params: Mapping[str, Any]) -> Tensor
 AVERAGE = CombiningMethod(
     "average",
     "Average",
-    combine=lambda x, w, p, tau: average(x.models(), w),
+    combine=lambda x, w, p, tau: _methods().average(x.models(), w),
     plain_weights=equal_weights,
     m3_weights=lambda_weights,
 )
@@ -127,7 +138,7 @@ TASK_ARITHMETIC = CombiningMethod(
     "task_arithmetic",
     "Task Arithmetic",
     (SCALING,),
-    combine=lambda x, w, p, tau: task_arithmetic(x.base, x.deltas(), w, p["scaling"]),
+    combine=lambda x, w, p, tau: _methods().task_arithmetic(x.base, x.deltas(), w, p["scaling"]),
     plain_weights=unit_weights,
     m3_weights=task_arithmetic_m3_weights,
     convention=TASK_ARITHMETIC_CONVENTION,
@@ -136,7 +147,7 @@ TIES = CombiningMethod(
     "ties",
     "TIES",
     (SCALING, KEEP, TRIM_SCOPE),
-    combine=lambda x, w, p, tau: ties(x.base, x.deltas(), w, p["scaling"], tau),
+    combine=lambda x, w, p, tau: _methods().ties(x.base, x.deltas(), w, p["scaling"], tau),
     plain_weights=equal_weights,
     m3_weights=lambda_weights,
     trims=True,

@@ -15,24 +15,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import AfterValidator
-from torch import Tensor
 
-from merges.methods import Contributions
+if TYPE_CHECKING:  # tensors only flow through a merge; validating a config or listing methods loads no torch
+    from torch import Tensor
+
+    from merges.methods import Contributions
 
 Weights = tuple[float, ...]
 # How a combining method merges one piece: (inputs, one weight per model, the resolved parameters, the trim
 # thresholds of a method that trims, one per model; empty otherwise) -> the merged piece.
-Combine = Callable[[Contributions, Sequence[float], Mapping[str, Any], Sequence[float]], Tensor]
+Combine = Callable[["Contributions", Sequence[float], Mapping[str, Any], Sequence[float]], "Tensor"]
 # What a method adds to merge.json, besides what every record has (e.g. TIES's "ties" section).
 RecordExtras = Callable[["RecordContext"], Mapping[str, Any]]
 # A sparsifying step's keep masks of one tensor: (resolved parameters, run seed, tensor name, entries, models) ->
 # one flat mask per model, or None when the step leaves this merge's task vectors as they are.
-Masks = Callable[[Mapping[str, Any], int, str, int, int], list[Tensor] | None]
+Masks = Callable[[Mapping[str, Any], int, str, int, int], "list[Tensor] | None"]
 # A sparsifying step applied to one piece of one task vector: (delta, its slice of the model's mask, parameters).
-Sparsify = Callable[[Tensor, Tensor, Mapping[str, Any]], Tensor]
+Sparsify = Callable[["Tensor", "Tensor", Mapping[str, Any]], "Tensor"]
 
 TRIM_PARAMETERS = frozenset({"keep", "trim_scope"})  # what a method that trims reads (the engine ranks by them)
 
