@@ -10,6 +10,7 @@ it for comparison with the paper's tables.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -82,14 +83,17 @@ def heldout_rows(measures: pd.DataFrame, attacks: pd.DataFrame, primary: list[st
     sizes = [family if f else 1 for f in in_family]  # an exploratory row stands alone
     found = [detectable(se, df, m) for se, df, m in zip(frame["se"], frame["df"], sizes, strict=True)]
     frame.insert(COLUMNS.index("detectable"), "detectable", found)
-    needed = [None if parts is None else seeds_for(TARGET, parts, int(r), m)
+    # None: one seed (no search spread to project); infinity: no number of seeds reaches TARGET on these rows
+    needed = [None if parts is None else seeds_for(TARGET, parts, int(r), m) or math.inf
               for parts, r, m in zip(frame["_parts"], frame["rows"], sizes, strict=True)]  # fmt: skip
     frame.insert(COLUMNS.index("seeds_for_target"), "seeds_for_target", needed)
     return frame.drop(columns="_parts")
 
 
 def _seeds(n: float | None) -> str:
-    return "—" if n is None or pd.isna(n) else f"{int(n)}" if n <= 200 else "> 200"
+    if n is None or pd.isna(n):
+        return "—"
+    return f"{int(n)}" if math.isfinite(n) else "none: more rows"
 
 
 def _pdr_cell(diff: float | None, low: float | None, high: float | None) -> str:
@@ -123,8 +127,8 @@ def heldout_table(frame: pd.DataFrame) -> Table:
         f"difference this design detects with {POWER:.0%} power (after Holm in the family), from the realised "
         "standard error: a difference that is not significant is not one larger than this. Seeds for "
         f"{TARGET:.2f}: the attack seeds (searches) that would detect a difference of {TARGET:.2f} on the same "
-        "number of rows, from this comparison's variance components (search, row, rest); — with one seed, whose "
-        "search spread cannot be estimated.",
+        "number of rows, from this comparison's variance components (search, row, rest); 'none: more rows' where "
+        "the rows' part alone is too large; — with one seed, whose search spread cannot be estimated.",
         "Δ in-search: the same difference on the attack units' own rows (the prompt each search picked there), "
         "comparable with PromptBench's tables; no test. Δ PDR: exploratory, unadjusted; an interval at least "
         f"{PDR_WIDEST:.0f} wide is withheld as saying nothing about the difference.",
