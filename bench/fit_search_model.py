@@ -23,7 +23,7 @@ from robustness.stats.search_model import Design, SearchModel, simulate
 from robustness.store.sqlite import Store
 
 CANDIDATE_SD = (0.1, 0.2, 0.35, 0.5, 0.7, 0.9, 1.2, 1.6, 2.0)
-ARM_ROW_SD = (0.2, 0.4, 0.6, 0.8, 1.1, 1.5)
+ARM_ROW_SD = (0.2, 0.4, 0.6, 0.8, 1.1, 1.5, 2.0, 2.5, 3.0, 4.0)
 
 
 def _logit(p: float) -> float:

@@ -160,3 +160,35 @@ def test_size_and_coverage_at_half_and_twice_the_candidate_spread(spread: float)
     print(f"candidate spread x{spread}: size {rejected['accuracy'] / 2000:.3f} (accuracy), "
           f"{rejected['mcc'] / 2000:.3f} (MCC)")  # fmt: skip
     assert all(r / 2000 <= 0.065 for r in rejected.values())
+
+
+# The search model fitted to the default family's held-out measurements (bench/fit_search_model.py on a run of the
+# default's methods with DeepWordBug's paper search, 8 seeds x 200 held-out SST-2 rows, 2026-12-04): the searches'
+# spread is small (candidate SD 0.35) and the arms' per-row disagreement large (arm x row SD 3.0, plain Task
+# Arithmetic against a chance-level M3 candidate).
+FITTED = SearchModel(base=0.649, clean=0.718, arm_row_sd=3.0, candidate_sd=0.35, positive_rate=0.485)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("seeds", "rows", "spread"),
+    [(2, 100, 1.0), (5, 372, 1.0), (3, 100, 0.5), (3, 100, 2.0)],
+    ids=["default-size", "paper-13b-size", "half-spread", "twice-spread"],
+)
+def test_size_and_coverage_with_the_spreads_fitted_on_the_default_family(seeds: int, rows: int, spread: float) -> None:
+    model = SearchModel(**{**FITTED.__dict__, "candidate_sd": FITTED.candidate_sd * spread})
+    design = Design(seeds=seeds, search_rows=8, search_pool=100, measure_rows=rows)
+    size, null_coverage = _rates_for(model, design, 2000)
+    print(f"fitted model, {seeds} seeds x {rows} rows, candidate spread x{spread}: size {size:.3f}")
+    assert size <= 0.065 and null_coverage >= 0.935
+
+
+def _rates_for(model: SearchModel, design: Design, studies: int) -> tuple[float, float]:
+    rng = np.random.default_rng(21)
+    rejected = covered = 0
+    for _ in range(studies):
+        study = simulate(rng, model, design)
+        result = crossed_test(study.attacked[0], study.attacked[1], study.labels)
+        rejected += result.p is not None and result.p < 0.05
+        covered += result.low is not None and result.high is not None and result.low <= 0.0 <= result.high
+    return rejected / studies, covered / studies
