@@ -157,6 +157,9 @@ def test_m3r_plan_fits_the_verdicts_power_on_a_finished_run(run_dir: Path, capsy
     (row,) = power["comparisons"]
     _, _, expected = projected(fitted["task_arithmetic/sst2/stresstest"], 2, 5, 1)  # 2 seeds, 5 held-out rows
     assert row["detectable"] == pytest.approx(expected)
+    from robustness.stats.power import seeds_for
+
+    assert row["seeds_for_0.10"] == seeds_for(0.10, fitted["task_arithmetic/sst2/stresstest"], 5, 1)
     assert any("measured on" in a and "task_arithmetic/sst2/stresstest from" in a for a in power["assumptions"])
 
 

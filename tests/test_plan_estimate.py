@@ -304,6 +304,8 @@ def test_plan_prints_the_detectable_difference_of_each_held_out_comparison(
     rows = {c["name"]: c for c in power["comparisons"]}
     assert power["primary"] == raw["eval"]["primary"] and rows["task_arithmetic/sst2/deepwordbug"]["primary"]
     assert not rows["dare_ta/sst2/deepwordbug"]["primary"] and rows["task_arithmetic/cola/stresstest"]["seeds"] == 1
+    assert rows["task_arithmetic/cola/stresstest"]["seeds_for_0.10"] is None  # one seed: nothing to project
+    assert isinstance(rows["task_arithmetic/sst2/deepwordbug"]["seeds_for_0.10"], int)  # more searches would do
     assert rows["task_arithmetic/cola/deepwordbug"]["metric"] == "mcc" and all(
         c["measure_rows"] == 200 and c["detectable"] > 0 for c in rows.values()
     )

@@ -130,18 +130,23 @@ def bound(detectable: float | None) -> str:
     return "—" if detectable is None else "> 1 (none)" if detectable > 1 else f"{detectable:.3f}"
 
 
+def _seeds(n: int | None, over_searches: bool) -> str:
+    return "—" if not over_searches else "more rows" if n is None else str(n)
+
+
 def render_power(plan: PowerPlan) -> str:
     """The held-out verdict's power per comparison: the smallest difference in the held-out attacked metric it
     detects with 80% power after Holm over the primary family."""
     lines = ["", "Power of the held-out verdict (M3 against plain, per method, dataset and attack):"]
     if not plan.power:
         return "\n".join([*lines, *(f"  {a}" for a in plan.assumptions)])
-    lines.append(f"  {'comparison':<40}{'family':>13}{'seeds x rows':>14}{'metric':>10}{'detectable':>12}")
+    lines.append(f"  {'comparison':<40}{'family':>13}{'seeds x rows':>14}{'metric':>10}{'detectable':>12}"
+                 f"{'seeds for 0.10':>16}")  # fmt: skip
     for c in plan.comparisons:
         p = plan.power[c.name]
         family = "primary" if c.name in plan.primary else "exploratory"
         lines.append(f"  {c.name:<40}{family:>13}{f'{p.seeds} x {p.rows}':>14}{p.metric:>10}"
-                     f"{bound(p.detectable):>12}"
+                     f"{bound(p.detectable):>12}{_seeds(p.seeds_for(0.10, plan.family), p.over_searches):>16}"
                      + ("" if p.over_searches else "  (one search: conditional on its prompt)"))  # fmt: skip
     lines += ["", "Assumptions:", *(f"  - {a}" for a in plan.assumptions)]
     return "\n".join(lines)

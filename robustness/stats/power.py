@@ -80,6 +80,11 @@ class PlannedPower:
     df: float
     detectable: float | None  # after Holm over the family's comparisons
     over_searches: bool  # False with one seed: the test holds the found prompt fixed
+    components: Components | None = None  # mean over the simulated studies (or measured); None with one seed
+
+    def seeds_for(self, target: float, comparisons: int) -> int | None:
+        """The searches that would detect `target` on this design's rows (None: none within 200, or one seed)."""
+        return None if self.components is None else seeds_for(target, self.components, self.rows, comparisons)
 
 
 def planned_power(design: Design, metric: str, comparisons: int, model: SearchModel | None = None,
@@ -89,13 +94,16 @@ def planned_power(design: Design, metric: str, comparisons: int, model: SearchMo
         raise ValueError("a held-out design needs at least 3 measurement rows (eval.measure_n)")
     model = model or SearchModel()
     rng = np.random.default_rng(seed)
-    ses, dfs = [], []
+    ses, dfs, parts = [], [], []
     for _ in range(studies):
         study = simulate(rng, model, design)
         result = crossed_test(study.attacked[0], study.attacked[1], study.labels, metric)
         if result.se is not None and result.df is not None:
             ses.append(result.se)
             dfs.append(result.df)
+        if result.components is not None:
+            parts.append((result.components.seed, result.components.row, result.components.error))
     se, df = float(np.median(ses)), float(np.median(dfs))
+    mean = Components(*(float(x) for x in np.mean(parts, axis=0))) if parts else None
     return PlannedPower(design.seeds, design.measure_rows, metric, se, df, detectable(se, df, comparisons),
-                        design.seeds >= 2)  # fmt: skip
+                        design.seeds >= 2, mean)  # fmt: skip

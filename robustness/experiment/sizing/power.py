@@ -18,6 +18,7 @@ from robustness.stats.search_model import Design, SearchModel
 # spread depends on it.
 POSITIVE_RATE = {"sst2": 444 / 872, "cola": 721 / 1043}
 STUDIES = 100  # simulated studies per comparison
+TARGET = 0.10  # the difference the plan says how many searches would detect
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Comparison:
 class PowerPlan:
     comparisons: list[Comparison]
     primary: list[str]  # names of the primary comparisons (Holm runs over these)
+    family: int  # comparisons Holm runs over: the primary names in every pair
     power: dict[str, PlannedPower]  # by comparison name; empty without held-out measurement
     assumptions: list[str]
 
@@ -45,7 +47,8 @@ class PowerPlan:
             "primary": self.primary,
             "comparisons": [
                 {"name": c.name, "seeds": c.seeds, "search_rows": c.search_rows, "primary": c.name in self.primary,
-                 **({"measure_rows": p.rows, "metric": p.metric, "se": p.se, "df": p.df, "detectable": p.detectable}
+                 **({"measure_rows": p.rows, "metric": p.metric, "se": p.se, "df": p.df, "detectable": p.detectable,
+                     "seeds_for_0.10": p.seeds_for(TARGET, self.family)}
                     if (p := self.power.get(c.name)) else {})}
                 for c in self.comparisons
             ],
@@ -127,7 +130,7 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
             "no held-out measurement (eval.measure_n is off): each found prompt is measured on the rows it was "
             "found on, so no test of M3 against plain is valid over searches; set eval.measure_n for a verdict"
         )
-        return PowerPlan(found, primary, {}, [note])
+        return PowerPlan(found, primary, len(primary) * len(cfg.pairs), {}, [note])
     power = {}
     used: list[str] = []
     family = len(primary) * len(cfg.pairs)  # every name is compared in every pair
@@ -137,7 +140,7 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
         hit = _fitted_for(c, fitted or {})
         if hit is not None:
             se, df, bound = projected(hit[1], c.seeds, measure, family)
-            power[c.name] = PlannedPower(c.seeds, measure, metric, se, df, bound, c.seeds >= 2)
+            power[c.name] = PlannedPower(c.seeds, measure, metric, se, df, bound, c.seeds >= 2, hit[1])
             used.append(f"{c.name} from {hit[0]}")
             continue
         design = Design(seeds=c.seeds, search_rows=c.search_rows, search_pool=cfg.eval.report_n, measure_rows=measure)
@@ -161,4 +164,4 @@ def plan_power(cfg: ExperimentConfig, studies: int = STUDIES, model: SearchModel
         assumptions.insert(1, f"variance components (search, row, rest) measured on {fitted_from or 'a run'}'s "
                               f"held-out comparisons, projected onto this design: {'; '.join(used)}; the search "
                               "model's simulation for the other comparisons")  # fmt: skip
-    return PowerPlan(found, primary, power, assumptions)
+    return PowerPlan(found, primary, family, power, assumptions)
