@@ -176,6 +176,17 @@ def sample_size(n_rows: int, n_seeds: int, attack_seeds: bool) -> str:
     return f"{n_rows} rows × {n_seeds} {unit}"
 
 
+PDR_WIDEST = 1.0  # a PDR-difference interval this wide says nothing about the difference (PDR on a small MCC)
+
+
+def _interval_cell(quantity: str, low: float | None, high: float | None) -> str:
+    """An interval, or for PDR one at least `PDR_WIDEST` wide, why it is withheld."""
+    known = low is not None and high is not None and not (pd.isna(low) or pd.isna(high))
+    if quantity == "pdr" and known and high - low >= PDR_WIDEST:  # type: ignore[operator]
+        return f"too wide to say ({high - low:.2f} wide)"  # type: ignore[operator]
+    return interval(low, high)
+
+
 def display_rows(frame: pd.DataFrame, with_wilcoxon: bool) -> list[list[str]]:
     from reports.table3 import group_label
 
@@ -190,7 +201,7 @@ def display_rows(frame: pd.DataFrame, with_wilcoxon: bool) -> list[list[str]]:
             num(r.b_value),
             num(r.a_value),
             signed(r.estimate),
-            interval(r.ci_low, r.ci_high),
+            _interval_cell(r.quantity, r.ci_low, r.ci_high),
             pvalue(r.p_rows),
             pvalue(r.p_seeds),
         ]

@@ -175,3 +175,11 @@ def test_livebench_categories_may_join_the_declared_family(data_dir: Path) -> No
         ExperimentConfig.model_validate(
             {**base, "eval": {**base["eval"], "primary": ["task_arithmetic/livebench/coding"]}}
         )
+
+
+def test_the_effects_tables_withhold_a_pdr_interval_that_says_nothing() -> None:
+    from reports.effects import _interval_cell
+
+    assert _interval_cell("pdr", -0.7, 0.8) == "too wide to say (1.50 wide)"
+    assert _interval_cell("pdr", -0.2, 0.3) == "[-0.200, +0.300]"
+    assert _interval_cell("attacked", -0.7, 0.8) == "[-0.700, +0.800]"  # a metric's interval is shown as it is
