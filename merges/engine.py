@@ -30,7 +30,7 @@ import torch
 from merges.config import MergeConfig, load_merge_config, validate_config
 from merges.errors import MergeError
 from merges.m3 import plan_lambdas
-from merges.output import atomic_folder, check_output, copy_side_files
+from merges.output import atomic_folder, check_output, check_tokenizer, copy_side_files
 from merges.plan import MergePlan, build_plan
 from merges.reader import Checkpoint
 from merges.record import RECORD, InputHasher, merge_record
@@ -57,12 +57,17 @@ class MergeResult:
 
 
 def merge(
-    config: MergeConfig | Mapping[str, Any] | str | Path, out_dir: str | Path | None = None, overwrite: bool = False
+    config: MergeConfig | Mapping[str, Any] | str | Path,
+    out_dir: str | Path | None = None,
+    overwrite: bool = False,
+    require_tokenizer: bool = False,
 ) -> MergeResult:
     """Merge the models of `config` into a Hugging Face folder at `out_dir` and return what was done.
 
     `config` is a validated `MergeConfig`, plain data shaped like the YAML, or the path of a YAML file;
-    `out_dir` defaults to the config's `output`. Raises
+    `out_dir` defaults to the config's `output`. `require_tokenizer`: refuse, before any weight is read, inputs
+    whose tokenizer source holds no tokenizer (the merged folder could not be loaded; `m3r merge` asks for it, a
+    library caller merging bare weights need not). Raises
     `MergeError` (naming the config key or the tensor) for anything wrong with the config or the inputs; in
     that case `out_dir` is left as it was (absent, or the previous folder when overwriting).
     """
@@ -79,7 +84,7 @@ def merge(
         for i, ref in enumerate([cfg.base_model, *cfg.models]):
             opened.append(Checkpoint(ref, "base_model" if i == 0 else f"models[{i - 1}]"))
         check_output(out, [(c.label, c.folder) for c in opened])  # headers only so far: no weight was read
-        return _merge(cfg, opened[0], opened[1:], device, out, overwrite, started)
+        return _merge(cfg, opened[0], opened[1:], device, out, overwrite, started, require_tokenizer)
     finally:
         for checkpoint in opened:
             checkpoint.close()
@@ -93,8 +98,12 @@ def _merge(
     out: Path,
     overwrite: bool,
     started: float,
+    require_tokenizer: bool = False,
 ) -> MergeResult:
     plan = build_plan(base, models, cfg.dtype)
+    if require_tokenizer:
+        source = base if plan.tokenizer_source is None else models[plan.tokenizer_source]
+        check_tokenizer(source.label, source.folder)  # before any weight is read
     lambdas = plan_lambdas(
         enabled=cfg.m3.enabled,
         k=cfg.k,

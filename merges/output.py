@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from merges.errors import MergeError
+from merges.folders import TOKENIZER_FILES, has_tokenizer
 from merges.formats import CONFIG, SIDE_FILES
 
 
@@ -23,6 +24,16 @@ def copy_side_files(source: Path, target: Path, tokenizer_only: bool = False) ->
             shutil.copy2(file, target / file.name)
             copied.append(file.name)
     return copied
+
+
+def check_tokenizer(label: str, folder: Path) -> None:
+    """Refuse, before any weight is read, a merge whose output would get no tokenizer: no command could load it."""
+    if not has_tokenizer(folder):
+        raise MergeError(
+            f"{label} folder {str(folder)!r} holds no tokenizer ({', '.join(TOKENIZER_FILES)}), and the merged "
+            "folder takes its tokenizer from there: no command could load the merge; save the tokenizer beside "
+            "the weights (tokenizer.save_pretrained(folder))"
+        )
 
 
 def check_output(out: Path, inputs: Sequence[tuple[str, Path]]) -> None:

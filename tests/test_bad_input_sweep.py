@@ -157,3 +157,26 @@ def test_a_prompt_text_with_latin1_bytes_in_argv_is_one_line() -> None:
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and result.stdout == "" and len(lines) == 1, result.stderr
     assert "argument --prompt-text: is not UTF-8 text: character 14 is the byte 0xe9" in lines[0]
+
+
+def test_a_model_folder_without_tokenizer_or_with_a_damaged_config_is_refused_before_any_weight(
+    tmp_path: Path,
+) -> None:
+    """Checked from the folder's files alone: the weights here are not even a safetensors file."""
+    from robustness.errors import UserError
+    from robustness.models.source import resolve_source
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"not read")
+    with pytest.raises(UserError, match=r"has no config\.json"):
+        resolve_source(str(folder))
+    (folder / "config.json").write_text('{"model_type": "llama",')
+    with pytest.raises(UserError, match=r"config.json is not JSON"):
+        resolve_source(str(folder))
+    (folder / "config.json").write_text("[1, 2]")
+    with pytest.raises(UserError, match=r"config\.json is not a JSON object"):
+        resolve_source(str(folder))
+    (folder / "config.json").write_text('{"model_type": "llama"}')
+    with pytest.raises(UserError, match=r"holds no tokenizer \(one of tokenizer.json"):
+        resolve_source(str(folder))

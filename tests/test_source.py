@@ -21,6 +21,8 @@ def _folder(tmp_path: Path, *files: str) -> Path:
             data = EMPTY_SAFETENSORS
         elif name == "model.safetensors.index.json":
             data = json.dumps({"weight_map": {f"w{i}": shard for i, shard in enumerate(shards)}}).encode()
+        elif name.endswith(".json"):  # config.json, tokenizer.json: checked for being JSON objects / present
+            data = b"{}"
         (folder / name).write_bytes(data)
     return folder
 
@@ -28,10 +30,13 @@ def _folder(tmp_path: Path, *files: str) -> Path:
 @pytest.mark.parametrize(
     ("files", "kind"),
     [
-        (("config.json", "model.safetensors"), "safetensors"),
-        (("config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors"), "safetensors"),
-        (("config.json", "pytorch_model.bin"), "bin"),
-        (("config.json", "pytorch_model.bin.index.json"), "bin"),
+        (("config.json", "tokenizer.json", "model.safetensors"), "safetensors"),
+        (
+            ("config.json", "tokenizer.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors"),
+            "safetensors",
+        ),
+        (("config.json", "tokenizer.model", "pytorch_model.bin"), "bin"),
+        (("config.json", "vocab.json", "pytorch_model.bin.index.json"), "bin"),
     ],
 )
 def test_folder_kinds(tmp_path: Path, files: tuple[str, ...], kind: str) -> None:

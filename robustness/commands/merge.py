@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         resolved = _resolve_builtin(data)
         if resolved != data:
             config = validate_config(resolved, source=args.config)
-        result = merge(config, args.out, overwrite=args.overwrite)
+        result = merge(config, args.out, overwrite=args.overwrite, require_tokenizer=True)
     except MergeError as exc:
         raise UserError(str(exc)) from None
     if args.json:

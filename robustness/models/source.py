@@ -76,9 +76,11 @@ def _from_folder(ref: str, path: Path, gguf_file: str | None) -> ModelSource:
             raise UserError(f"GGUF file {gguf_file!r} not found in model folder {ref!r}")
         return ModelSource(ref, str(path), "gguf", gguf_file)
     if any((path / name).is_file() for name in _SAFETENSORS) or any(path.glob("*.safetensors")):
+        check_folder(ref, path)
         check_safetensors(path)
         return ModelSource(ref, str(path), "safetensors")
     if any((path / name).is_file() for name in _BIN):
+        check_folder(ref, path)
         return ModelSource(ref, str(path), "bin")
     ggufs = sorted(p.name for p in path.glob("*.gguf"))
     if len(ggufs) == 1:
@@ -89,6 +91,29 @@ def _from_folder(ref: str, path: Path, gguf_file: str | None) -> ModelSource:
         f"model folder {ref!r} holds no weights: expected model.safetensors (or a sharded "
         "model.safetensors.index.json), pytorch_model.bin, or a .gguf file"
     )
+
+
+def check_folder(ref: str, folder: Path) -> None:
+    """A Hugging Face model folder's config.json (a JSON object) and tokenizer files, checked before any weight is
+    read, so that a folder saved without its tokenizer or with a damaged config is named now, not after loading."""
+    import json
+
+    from merges.folders import TOKENIZER_FILES, has_tokenizer
+
+    config = folder / "config.json"
+    if not config.is_file():
+        raise UserError(f"model folder {ref!r} has no config.json; save the model with save_pretrained(folder)")
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"model folder {ref!r}: config.json is not JSON ({exc}); save it again") from None
+    if not isinstance(data, dict):
+        raise UserError(f"model folder {ref!r}: config.json is not a JSON object; save it again")
+    if not has_tokenizer(folder):
+        raise UserError(
+            f"model folder {ref!r} holds no tokenizer (one of {', '.join(TOKENIZER_FILES)}); save the tokenizer "
+            "beside the weights (tokenizer.save_pretrained(folder))"
+        )
 
 
 def check_safetensors(folder: Path) -> None:

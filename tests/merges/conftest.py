@@ -21,6 +21,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         paths[f"e{i}"] = save_expert(base, root / f"e{i}", seed=i, zero_delta=zero)
     paths["wide1"] = save_expert(base, root / "wide1", seed=11, extra_rows=1)
     paths["wide2"] = save_expert(base, root / "wide2", seed=12, extra_rows=2)
+    for folder in paths.values():  # `m3r merge` refuses inputs whose merge would have no tokenizer
+        (folder / "tokenizer.json").write_text('{"stand-in": "the merge tests load no tokenizer"}\n')
     return paths
 
 

@@ -190,3 +190,17 @@ def test_yaml_syntax_error_gives_line_and_column(
     config.write_text(f"base_model: {tiny['base']}\nmethod: ties\nparameters: {{keep: 0.5, scaling: [1.0}}\n")
     line = _error(capsys, str(config), "--out", str(tmp_path / "out"))
     assert f"{config}: not valid YAML: line 3, column" in line and "fix the brackets, quotes or indentation" in line
+
+
+def test_m3r_merge_refuses_a_base_without_a_tokenizer(tiny: dict[str, Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny["base"], base)
+    (base / "tokenizer.json").unlink()
+    config = tmp_path / "merge.yaml"
+    config.write_text(f"method: task_arithmetic\nbase_model: {base}\nmodels: [{tiny['e1']}, {tiny['e2']}]\n"
+                      "parameters: {scaling: 1.0}\n")  # fmt: skip
+    assert main(["merge", str(config), "--out", str(tmp_path / "out")]) == 2
+    assert "holds no tokenizer" in capsys.readouterr().err and not (tmp_path / "out").exists()
