@@ -75,11 +75,6 @@ def generate_answers(backend: Backend, texts: Sequence[str], max_new_tokens: int
     return list(backend.generate(texts, max_new_tokens))
 
 
-def generate_predictions(backend: Backend, texts: Sequence[str], dataset: str, max_new_tokens: int,
-                         reading: str = DEFAULT_READING) -> list[int]:  # fmt: skip
-    return [parse_label(answer, dataset, reading) for answer in generate_answers(backend, texts, max_new_tokens)]
-
-
 @dataclass(frozen=True)
 class Outcome:
     """One prompt evaluated on the evaluation rows."""

@@ -23,13 +23,7 @@ if TYPE_CHECKING:
 class TransferInputs(AttackInputs):
     """A replay's inputs: the source attack unit's key and the source's rows and settings (`purpose: transfer`)."""
 
-    source: str  # the source attack unit's key
-
-    def payload(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json")
-        if data["reading"] is None:
-            del data["reading"]
-        return data
+    source: str  # the source attack unit's key (its purpose is always `transfer`, so AttackInputs.payload keeps it)
 
 
 class ReplayKind(UnitKind, name="replay", stored_as="attack", inputs_type=TransferInputs, record_type=AttackRecord,
