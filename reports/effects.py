@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from reports.formatting import interval, keys_cell, mean_of_all, num, pvalue, signed
+from reports.formatting import interval, keys_cell, mean_of_all, num, pvalue, signed, too_wide
 from reports.variants import METHOD_LABEL, REFERENCE_METHODS
 from robustness.attacks.recipes import seed_changes_attack
 from robustness.stats import ArmRun, compare, derived_seed, holm
@@ -176,15 +176,10 @@ def sample_size(n_rows: int, n_seeds: int, attack_seeds: bool) -> str:
     return f"{n_rows} rows × {n_seeds} {unit}"
 
 
-PDR_WIDEST = 1.0  # a PDR-difference interval this wide says nothing about the difference (PDR on a small MCC)
-
-
 def _interval_cell(quantity: str, low: float | None, high: float | None) -> str:
-    """An interval, or for PDR one at least `PDR_WIDEST` wide, why it is withheld."""
-    known = low is not None and high is not None and not (pd.isna(low) or pd.isna(high))
-    if quantity == "pdr" and known and high - low >= PDR_WIDEST:  # type: ignore[operator]
-        return f"too wide to say ({high - low:.2f} wide)"  # type: ignore[operator]
-    return interval(low, high)
+    """An interval, or for PDR one that says nothing (`reports.formatting.too_wide`), why it is withheld."""
+    width = too_wide(low, high) if quantity == "pdr" else None
+    return f"too wide to say ({width:.2f} wide)" if width else interval(low, high)
 
 
 def display_rows(frame: pd.DataFrame, with_wilcoxon: bool) -> list[list[str]]:

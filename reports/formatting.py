@@ -30,6 +30,22 @@ def num(x: float | None, digits: int = 3) -> str:
     return MISSING if is_missing(x) else f"{x:.{digits}f}"
 
 
+PDR_WIDEST = 1.0  # a PDR-difference interval this wide says nothing about the difference (PDR on a small MCC)
+
+
+def too_wide(low: float | None, high: float | None) -> float | None:
+    """The width of a PDR-difference interval that says nothing (at least `PDR_WIDEST`), else None."""
+    if is_missing(low) or is_missing(high):
+        return None
+    assert low is not None and high is not None
+    return high - low if high - low >= PDR_WIDEST else None
+
+
+def detectable_cell(x: float | None) -> str:
+    """A detectable difference; above 1 no difference in accuracy or MCC that can happen is detectable."""
+    return "> 1 (none)" if not is_missing(x) and x is not None and x > 1 else num(x)
+
+
 def signed(x: float | None, digits: int = 3) -> str:
     return MISSING if is_missing(x) else f"{x:+.{digits}f}"
 

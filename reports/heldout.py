@@ -17,13 +17,12 @@ import numpy as np
 import pandas as pd
 
 from reports.document import Table
-from reports.formatting import interval, keys_cell, num, pvalue, signed
+from reports.formatting import PDR_WIDEST, detectable_cell, interval, keys_cell, num, pvalue, signed, too_wide
 from reports.variants import ATTACK_LABEL, DATASET_LABEL
 from robustness.stats import crossed_test
 from robustness.stats.power import POWER, detectable, family_holm, seeds_for
 
 TARGET = 0.10  # the difference the verdict issue asks a default to detect (README, "Reading the statistics")
-PDR_WIDEST = 1.0  # a PDR-difference interval this wide is withheld as saying nothing
 
 COLUMNS = ["pair", "setting", "dataset", "attack", "metric_name", "primary", "seeds", "rows", "m3_attacked",
            "plain_attacked", "diff", "low", "high", "p", "p_holm", "detectable", "seeds_for_target", "df", "se",
@@ -99,9 +98,8 @@ def _seeds(n: float | None) -> str:
 def _pdr_cell(diff: float | None, low: float | None, high: float | None) -> str:
     """An exploratory PDR difference, or why it is not shown: an interval at least `PDR_WIDEST` wide (PDR on a
     small MCC often is) says nothing about the difference."""
-    if low is not None and high is not None and not pd.isna(low) and not pd.isna(high) and high - low >= PDR_WIDEST:
-        return f"too wide to say (interval {high - low:.2f} wide)"
-    return f"{signed(diff)} {interval(low, high)}"
+    width = too_wide(low, high)
+    return f"too wide to say (interval {width:.2f} wide)" if width else f"{signed(diff)} {interval(low, high)}"
 
 
 def heldout_table(frame: pd.DataFrame) -> Table:
@@ -113,7 +111,7 @@ def heldout_table(frame: pd.DataFrame) -> Table:
             r.pair, r.setting, f"{DATASET_LABEL.get(r.dataset, r.dataset)} {ATTACK_LABEL.get(r.attack, r.attack)}",
             f"{r.seeds} × {r.rows}", num(r.m3_attacked), num(r.plain_attacked), signed(r.diff),
             interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm) if r.primary else "exploratory",
-            "> 1 (none)" if (r.detectable or 0) > 1 else num(r.detectable), _seeds(r.seeds_for_target),
+            detectable_cell(r.detectable), _seeds(r.seeds_for_target),
             signed(r.in_search_diff),
             _pdr_cell(r.pdr_diff, r.pdr_low, r.pdr_high), pvalue(r.pdr_p), r.note,
         ]

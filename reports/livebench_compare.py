@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from reports.document import Table
-from reports.formatting import interval, keys_cell, num, pvalue, signed
+from reports.formatting import detectable_cell, interval, keys_cell, num, pvalue, signed
 from robustness.stats.power import POWER, detectable, family_holm
 
 COLUMNS = ["pair", "setting", "category", "primary", "questions", "m3", "plain", "diff", "low", "high", "p",
@@ -70,8 +70,7 @@ def compare_table(frame: pd.DataFrame) -> Table:
     rows = [
         [r.pair, r.setting, r.category, str(r.questions), num(r.m3), num(r.plain), signed(r.diff),
          interval(r.low, r.high), pvalue(r.p), pvalue(r.p_holm) if r.primary else "exploratory",
-         "—" if r.detectable is None or pd.isna(r.detectable) else
-         "> 1 (none)" if r.detectable > 1 else num(r.detectable)]
+         detectable_cell(r.detectable)]
         for r in frame.itertuples(index=False)
     ]  # fmt: skip
     notes = [
