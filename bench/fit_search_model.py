@@ -18,9 +18,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from robustness.experiment.sizing.power import held_out_cells
 from robustness.stats.crossed import crossed_test
 from robustness.stats.search_model import Design, SearchModel, simulate
-from robustness.store.sqlite import Store
 
 CANDIDATE_SD = (0.1, 0.2, 0.35, 0.5, 0.7, 0.9, 1.2, 1.6, 2.0)
 ARM_ROW_SD = (0.2, 0.4, 0.6, 0.8, 1.1, 1.5, 2.0, 2.5, 3.0, 4.0)
@@ -32,26 +32,18 @@ def _logit(p: float) -> float:
 
 
 def observed(run_dir: str) -> list[dict[str, float]]:
-    with Store.open_readonly(run_dir) as store:
-        frame = store.frame("measure")
-    if "mode" in frame.columns:
-        frame = frame[frame["mode"].fillna("score") == "score"]
-    frame = frame[(frame["pair"] != "reference") & (frame["metric_name"] == "accuracy")]
-    setting = frame["model_id"].map(lambda m: str(m).split("/")[1].split("+m3")[0])
+    """The run's held-out accuracy comparisons: their variance components and accuracy levels."""
     out = []
-    for _, cell in frame.assign(setting=setting).groupby(["setting", "dataset", "attack"]):
-        arms = [cell[cell["m3"].astype(bool) == m3].sort_values("seed") for m3 in (True, False)]
-        if any(len(a) < 2 for a in arms) or list(arms[0]["seed"]) != list(arms[1]["seed"]):
+    for c in held_out_cells(run_dir):
+        if c.metric != "accuracy":
             continue
-        a, b = (np.array(list(arm["attacked_predictions"])) for arm in arms)
-        labels = np.array(arms[0]["labels"].iloc[0])
-        test = crossed_test(a, b, labels)
+        test = crossed_test(c.m3, c.plain, c.labels)
         assert test.components is not None
-        clean = np.array([np.array(list(arm["clean_predictions"]))[0] == labels for arm in arms]).mean()
-        out.append({"seeds": a.shape[0], "rows": a.shape[1], "seed": test.components.seed,
+        clean = np.array([c.clean_m3 == c.labels, c.clean_plain == c.labels]).mean()
+        out.append({"seeds": c.m3.shape[0], "rows": c.m3.shape[1], "seed": test.components.seed,
                     "row": test.components.row, "error": test.components.error,
-                    "attacked": float(((a == labels).mean() + (b == labels).mean()) / 2), "clean": float(clean),
-                    "positive": float(labels.mean())})  # fmt: skip
+                    "attacked": float(((c.m3 == c.labels).mean() + (c.plain == c.labels).mean()) / 2),
+                    "clean": float(clean), "positive": float(c.labels.mean())})  # fmt: skip
     return out
 
 

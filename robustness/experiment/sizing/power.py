@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from robustness.experiment.planning.models import method_settings
 from robustness.experiment.spec.config import ExperimentConfig
 from robustness.stats.crossed import Components, crossed_test
@@ -79,30 +81,52 @@ def livebench_names(cfg: ExperimentConfig) -> list[str]:
     return [f"{m}/livebench/{c}" for m in (cfg.livebench.methods or labels) for c in categories]
 
 
-def fitted_components(run_dir: str) -> dict[str, Components]:
-    """Variance components of every held-out comparison a finished run measured with two seeds or more, by
-    comparison name (method/dataset/attack): the crossed test on its stored score-mode measurements."""
-    import numpy as np
+@dataclass(frozen=True)
+class HeldOutCell:
+    """One held-out comparison of a finished run, both arms measured on the same seeds: [S, R] attacked
+    predictions of the M3 arm and the plain arm, the rows' labels and each arm's clean predictions."""
 
+    name: str  # method/dataset/attack
+    metric: str
+    m3: np.ndarray
+    plain: np.ndarray
+    labels: np.ndarray
+    clean_m3: np.ndarray
+    clean_plain: np.ndarray
+
+
+def held_out_cells(run_dir: str) -> list[HeldOutCell]:
+    """Every held-out comparison a finished run measured in score mode with two seeds or more."""
     from robustness.store.sqlite import Store
 
     with Store.open_readonly(run_dir) as store:
         frame = store.frame("measure")
     if frame.empty:
-        return {}
+        return []
     if "mode" in frame.columns:
         frame = frame[frame["mode"].fillna("score") == "score"]
     frame = frame[frame["pair"] != "reference"]
     setting = frame["model_id"].map(lambda m: str(m).split("/")[1].split("+m3")[0])
-    out = {}
+    out = []
     for (name, dataset, attack), cell in frame.assign(setting=setting).groupby(["setting", "dataset", "attack"]):
         arms = [cell[cell["m3"].astype(bool) == m3].sort_values("seed") for m3 in (True, False)]
         if any(len(a) < 2 for a in arms) or list(arms[0]["seed"]) != list(arms[1]["seed"]):
             continue
-        a, b = (np.array(list(arm["attacked_predictions"])) for arm in arms)
-        test = crossed_test(a, b, np.array(arms[0]["labels"].iloc[0]), str(cell["metric_name"].iloc[0]))
+        m3, plain = (np.array(list(arm["attacked_predictions"])) for arm in arms)
+        clean_m3, clean_plain = (np.array(arm["clean_predictions"].iloc[0]) for arm in arms)
+        out.append(HeldOutCell(f"{name}/{dataset}/{attack}", str(cell["metric_name"].iloc[0]), m3, plain,
+                               np.array(arms[0]["labels"].iloc[0]), clean_m3, clean_plain))  # fmt: skip
+    return out
+
+
+def fitted_components(run_dir: str) -> dict[str, Components]:
+    """Variance components of every held-out comparison a finished run measured with two seeds or more, by
+    comparison name (method/dataset/attack): the crossed test on its stored score-mode measurements."""
+    out = {}
+    for cell in held_out_cells(run_dir):
+        test = crossed_test(cell.m3, cell.plain, cell.labels, cell.metric)
         if test.components is not None:
-            out[f"{name}/{dataset}/{attack}"] = test.components
+            out[cell.name] = test.components
     return out
 
 
