@@ -1,8 +1,10 @@
 """`executor: ray`: the tiny study run in Ray actors stores what a local run stores and reports the same tables; an
-actor killed mid-unit loses only that unit; a killed driver resumes; a study moves between executors as itself.
+actor killed mid-unit loses only that unit; a lost node loses only its actor; a killed driver resumes; a study moves
+between executors as itself.
 
 Ray runs here on a local instance with 2 CPUs (2 actors), as the machine allows. The driver-kill test starts Ray
-itself (in the killed subprocess), before this module's shared instance exists: keep it first.
+itself (in the killed subprocess), and the node-loss test a local cluster of its own, before this module's shared
+instance exists: keep them first.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ import torch
 
 from robustness.cli import main
 from robustness.errors import UserError
+from robustness.experiment.execution.progress import describe
 from robustness.experiment.execution.worker import Checkpoints
+from robustness.experiment.executors import ray_driver
 from robustness.experiment.executors.ray_cluster import (
     actor_state,
+    init_ray,
     slots,
     visibility_problem,
 )
@@ -125,6 +130,68 @@ def test_a_killed_driver_resumes_on_rerun(tmp_path: Path, family: dict[str, str]
     assert results(run_dir) == results(local_run)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("graceful", [False, True], ids=["node-killed", "node-stopped"])
+def test_a_study_goes_on_when_a_ray_node_is_lost(
+    tmp_path: Path, family: dict[str, str], data_dir: Path, local_run: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], graceful: bool,
+) -> None:  # fmt: skip
+    """A local cluster of three nodes: a head without CPUs and two workers with one CPU each, an actor on each. Once
+    the first unit is stored, a worker node goes while its actor runs a unit, the actor's process killed with it and
+    the node's other processes killed too (the cluster marks the node dead seconds later) or stopped (at once). Ray
+    cannot place that actor again (the other actor holds the last CPU); the driver drops it, the unit runs again on
+    the other actor, and the study ends with each unit stored once and a local run's store and tables."""
+    from ray.cluster_utils import Cluster
+
+    small = {"object_store_memory": 80 * 1024**2}  # units, rows and records only
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, **small})
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=1, **small)
+        init_ray(address=cluster.address)
+        # The driver connects through a node of its machine (any of the three here): the lost node is another one.
+        driver_node = ray._private.worker.global_worker.node._raylet_socket_name
+        node = next(n for n in cluster.worker_nodes if n._raylet_socket_name != driver_node)
+        lost: list[tuple[int, Unit]] = []
+        puts: Counter[str] = Counter()
+        submit, store = Driver.submit, Driver.store
+
+        def submit_then_lose_the_node(self: Driver, slot: Slot, unit: Unit) -> None:
+            submit(self, slot, unit)
+            if lost or not self.done or slot.node != node.node_id:
+                return
+            deadline = time.monotonic() + 60
+            while (state := actor_state(slot.actor))[1] != unit.key:
+                assert time.monotonic() < deadline, f"{unit.key} did not start in 60 s"
+                time.sleep(0.005)
+            os.kill(state[0], signal.SIGKILL)  # with its node, as a machine that dies: the unit cannot finish first
+            cluster.remove_node(node, allow_graceful=graceful)
+            lost.append((state[0], unit))
+
+        def counted(self: Driver, unit: Unit, finished: Any) -> None:
+            puts[unit.key] += 1
+            store(self, unit, finished)
+
+        monkeypatch.setattr(Driver, "submit", submit_then_lose_the_node)
+        monkeypatch.setattr(Driver, "store", counted)
+        run_dir = tmp_path / "runs" / "rerun"
+        config = write(tmp_path, study(tmp_path / "runs", family, data_dir, executor="ray"), "ray")
+        assert main(["run", config]) == 0
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert len(lost) == 1
+    pid, unit = lost[0]
+    said = [line for line in capsys.readouterr().err.splitlines() if "actor(s) left" in line]
+    assert len(said) == 1 and node.node_id in said[0], said
+    assert said[0].endswith(f"(1 actor(s) left); {describe(unit)}, which it was running, runs again on another")
+    assert len(puts) == 16 and set(puts.values()) == {1}  # each unit stored once, the lost one too
+    assert results(run_dir) == results(local_run)
+    assert tables(run_dir) == tables(local_run)
+    with pytest.raises(ProcessLookupError):  # the lost actor's process died with its node
+        os.kill(pid, 0)
+
+
 def test_a_study_on_ray_stores_and_reports_what_a_local_run_does(
     tmp_path: Path, family: dict[str, str], data_dir: Path, local_run: Path, ray_instance: None,
     submitted: list[tuple[int, Unit]],
@@ -186,6 +253,44 @@ def test_an_actor_killed_mid_unit_loses_only_that_unit(
     assert results(run_dir) == results(local_run)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_with_every_actor_lost_the_run_stops_and_a_rerun_continues(
+    tmp_path: Path, family: dict[str, str], data_dir: Path, local_run: Path, ray_instance: None,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The local instance's one node listed as lost once the first unit is stored (as a cluster lists a dead node):
+    the driver drops both actors and stops with one line saying to rerun; the rerun keeps what was stored and ends
+    as a local run does."""
+    gone: set[str] = set()
+    store = Driver.store
+
+    def store_then_lose_the_node(self: Driver, unit: Unit, finished: Any) -> None:
+        store(self, unit, finished)
+        gone.add(ray.get_runtime_context().get_node_id())
+
+    monkeypatch.setattr(Driver, "store", store_then_lose_the_node)
+    monkeypatch.setattr(ray_driver, "lost_nodes", lambda: gone)
+    run_dir = tmp_path / "runs" / "rerun"
+    config = write(tmp_path, study(tmp_path / "runs", family, data_dir, executor="ray"), "ray")
+    assert main(["run", config, "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is lost, and its actor with it") == 2
+    assert err.count("(0 actor(s) left)") == 1
+    assert (
+        "m3r run: error: every Ray actor is lost (their nodes died or cannot be reached); once the cluster has "
+        "nodes again, rerun the same `m3r run` command: it continues where this run stopped" in err
+    )
+    kept = stored(run_dir)
+    assert 1 <= len(kept) < 16
+
+    monkeypatch.undo()
+    assert main(["run", config]) == 0
+    assert f"{16 - len(kept)} units run, {len(kept)} already in the store" in capsys.readouterr().err
+    final = stored(run_dir)
+    assert {k: final[k] for k in kept} == kept
+    assert results(run_dir) == results(local_run)
+    assert tables(run_dir) == tables(local_run)
 
 
 def test_a_study_moves_between_executors_as_the_same_config(

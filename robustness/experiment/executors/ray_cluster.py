@@ -109,6 +109,12 @@ class UnitActor:
         """This actor's process id and the unit it is running (call it in the `CONTROL` group: `actor_state`)."""
         return os.getpid(), self.running
 
+    def node(self) -> str:
+        """The id of the Ray node this actor runs on."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
 
 def actor_state(actor: Any) -> tuple[int, str | None]:
     """An actor's process id and the key of the unit it is running, answered at once even while a unit runs."""
@@ -116,6 +122,20 @@ def actor_state(actor: Any) -> tuple[int, str | None]:
 
     pid, running = ray.get(actor.state.options(concurrency_group=CONTROL).remote())
     return int(pid), running
+
+
+def actor_node(actor: Any) -> str:
+    """The id of the Ray node an actor runs on (answered at once, as `actor_state`)."""
+    import ray
+
+    return str(ray.get(actor.node.options(concurrency_group=CONTROL).remote()))
+
+
+def lost_nodes() -> set[str]:
+    """The ids of the nodes the cluster has lost (their processes gone)."""
+    import ray
+
+    return {str(n["NodeID"]) for n in ray.nodes() if not n["Alive"]}
 
 
 def local_cpus() -> int:
@@ -168,7 +188,8 @@ def start_actors(cfg: ExperimentConfig, checkpoints: Checkpoints, models: int, w
     import ray
 
     found = slots(ray.cluster_resources(), cfg.device, where)
-    # Ray restarts a dead actor as often as it dies, and runs the unit it lost again (TRIES attempts in all).
+    # Ray restarts a dead actor as often as it dies, and runs the unit it lost again (TRIES attempts in all); one whose
+    # node is lost the driver drops (ray_driver.py: Ray may find no free CPU or GPU to place it on).
     options: dict[str, Any] = {"num_cpus": 1, "num_gpus": 1 if found.gpu else 0, "max_restarts": -1,
                                "max_task_retries": TRIES - 1, "concurrency_groups": {CONTROL: 1}}  # fmt: skip
     remote: Any = ray.remote(**options)(UnitActor)

@@ -10,9 +10,13 @@
   queue like any unit, with the records it needs sent along.
 - Only the driver writes the store, one transaction per finished unit, in the order units finish. A killed driver
   loses only the units in flight, and a rerun (with either executor) skips every stored unit.
-- A worker process that dies mid-unit (killed, out of memory, its node lost) loses that unit only: Ray restarts the
-  actor (elsewhere if its node is gone) and runs the unit again there, up to `TRIES` times in all; the driver says
-  so when the result comes from a new process.
+- A worker process that dies mid-unit (killed, out of memory) loses that unit only: Ray restarts the actor and runs
+  the unit again there, up to `TRIES` times in all; the driver says so when the result comes from a new process.
+- A lost node takes its actors with it (Ray could place one again only on a free GPU or CPU, and the other actors
+  hold them all). The driver drops an actor whose node the cluster lists as dead (it looks after each result and at
+  least every `NODE_CHECK_S` seconds) or whose unit Ray could not deliver (`ActorUnavailableError`), and queues its
+  units again, the one it was running first, so the study goes on with the actors left; with none left it stops,
+  and a rerun continues where it stopped.
 - Merged folders live under the run folder, which every Ray node must see at the same path (a shared file system),
   as it must the checkpoints and the data root: each actor checks at start and says what to mount.
 """
@@ -30,9 +34,18 @@ from robustness.errors import UserError
 from robustness.experiment.execution.progress import describe
 from robustness.experiment.execution.worker import delete_merge, started_at
 from robustness.experiment.executors.host import Finished, Study
-from robustness.experiment.executors.ray_cluster import TRIES, actor_state, connected, start_actors
+from robustness.experiment.executors.ray_cluster import (
+    TRIES,
+    actor_node,
+    actor_state,
+    connected,
+    lost_nodes,
+    start_actors,
+)
 from robustness.experiment.kinds.base import Context, Unit
 from robustness.experiment.planning.models import ModelSpec, reference_models
+
+NODE_CHECK_S = 1.0  # while units run, the driver looks for lost nodes this often
 
 
 class RayHost:
@@ -48,7 +61,7 @@ class RayHost:
         with connected(self.address) as where:
             actors = start_actors(study.cfg, study.checkpoints, models, where)
             try:
-                Driver(study, [Slot(a, pid=actor_state(a)[0]) for a in actors]).run()
+                Driver(study, [Slot(a, pid=actor_state(a)[0], node=actor_node(a)) for a in actors]).run()
             finally:
                 for actor in actors:
                     ray.kill(actor)
@@ -64,6 +77,7 @@ class Slot:
     running: Unit | None = None
     ref: Any = None  # the running unit's result
     pid: int | None = None  # the actor's process, as its last result said
+    node: str | None = None  # the id of the Ray node that process runs on
 
     @property
     def idle(self) -> bool:
@@ -93,9 +107,10 @@ class Driver:
             busy = {s.ref: s for s in self.slots if s.ref is not None}
             if not busy:
                 break
-            ready, _ = ray.wait(list(busy), num_returns=1)
+            ready, _ = ray.wait(list(busy), num_returns=1, timeout=NODE_CHECK_S)
             for ref in ready:
                 self.collect(busy[ref])
+            self.drop_lost()
         if self.error is not None:
             raise self.error
         left = [*self.blocked, *(u for q in self.waiting.values() for u in q)]
@@ -179,6 +194,9 @@ class Driver:
         except ray.exceptions.RayTaskError as exc:  # the unit's own error
             self.error = self.error or (exc.cause if isinstance(exc.cause, BaseException) else exc)
             return
+        except ray.exceptions.ActorUnavailableError:  # Ray could not reach the actor: its node died, most likely
+            self.drop(slot, unit, f"the Ray actor on node {slot.node} cannot be reached, and is left out")
+            return
         except ray.exceptions.RayError as exc:  # its worker died TRIES times, or Ray lost the actor for good
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             self.error = self.error or UserError(
@@ -189,10 +207,37 @@ class Driver:
         if slot.pid is not None and finished.pid != slot.pid:
             print(f"{describe(unit)}: its Ray worker (pid {slot.pid}) died; Ray restarted it and ran the unit there "
                   f"(pid {finished.pid})", file=sys.stderr, flush=True)  # fmt: skip
+            slot.node = actor_node(slot.actor)  # Ray may have placed it on another node
         slot.pid = finished.pid
         self.store(unit, finished)
         if slot.model is not None and not slot.queue:
             self.release(slot.model)
+
+    def drop_lost(self) -> None:
+        """Drop the actors whose node the cluster has lost (Ray may not be able to place them again)."""
+        lost = lost_nodes()
+        for slot in [s for s in self.slots if s.node in lost]:
+            self.drop(slot, slot.running, f"Ray node {slot.node} is lost, and its actor with it")
+
+    def drop(self, slot: Slot, running: Unit | None, what: str) -> None:
+        """Go on without `slot`'s actor: kill it, queue its units again, `running` first (a result of it on that
+        actor is never read, so no unit is stored twice), and say `what` happened; with no actor left, stop."""
+        import ray
+
+        self.slots.remove(slot)
+        ray.kill(slot.actor, no_restart=True)
+        units = [running, *slot.queue] if running else list(slot.queue)
+        if units:
+            assert units[0].model is not None
+            model_id = units[0].model.model_id
+            self.waiting = {model_id: deque([*units, *self.waiting.pop(model_id, ())]), **self.waiting}
+        again = f"; {describe(running)}, which it was running, runs again on another" if running else ""
+        print(f"{what} ({len(self.slots)} actor(s) left){again if self.slots else ''}", file=sys.stderr, flush=True)
+        if not self.slots and self.error is None:
+            self.error = UserError(
+                "every Ray actor is lost (their nodes died or cannot be reached); once the cluster has nodes again, "
+                "rerun the same `m3r run` command: it continues where this run stopped (finished units are kept)"
+            )
 
     def store(self, unit: Unit, finished: Finished) -> None:
         self.study.put(unit, finished)
