@@ -9,7 +9,7 @@ PYTEST_ARGS ?= -m "not slow"
 EXPERIMENT ?= configs/default.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format models robustness quick score-vs-generate report bench livebench-data
+.PHONY: help install test test-slow lint format models robustness quick score-vs-generate report bench gpu-check livebench-data
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,3 +64,7 @@ bench: ## run the benchmarks under bench/ (ratios side by side in one run; insta
 	$(BIN)/python bench/eval_vs_promptbench/bench_score.py
 	$(BIN)/python bench/eval_vs_promptbench/bench_attacks.py
 	$(BIN)/python bench/ray_vs_local/bench.py
+
+gpu-check: ## on a CUDA machine: CUDA tests, score/generate/attack rates, merges and a small study on the GPU -> bench/results/gpu.json
+	@test -x $(BIN)/m3r || $(MAKE) --no-print-directory install
+	$(BIN)/python bench/gpu_check.py $(GPU_CHECK_ARGS)

@@ -40,3 +40,13 @@ def test_dtype_policy() -> None:
     assert resolve_dtype("float32", gpu, AMPERE) is torch.float32
     with pytest.raises(UserError, match="unknown dtype 'int8'"):
         resolve_dtype("int8", cpu, CPU_ONLY)
+
+
+def test_default_batch_size_by_device_and_model_size() -> None:
+    from robustness.models.backend import default_batch_size
+
+    assert default_batch_size(torch.device("cpu")) == 16
+    assert default_batch_size(torch.device("cpu"), 134_515_008) == 16
+    assert default_batch_size(torch.device("cuda:0")) == 64  # size unknown: the large-model choice
+    assert default_batch_size(torch.device("cuda:0"), 134_515_008) == 256
+    assert default_batch_size(torch.device("cuda:0"), 13_015_864_320) == 64

@@ -33,6 +33,8 @@ def test_auto_device_and_dtype() -> None:
     expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     assert resolve_dtype("auto", device) is expected
     assert default_batch_size(device) == 64
+    assert default_batch_size(device, 134_515_008) == 256  # a small model: bound by per-kernel overhead
+    assert default_batch_size(device, 13_000_000_000) == 64
 
 
 def test_loads_onto_the_gpu_in_the_policy_dtype(folder: Path) -> None:

@@ -253,16 +253,85 @@ def test_the_gpu_divides_model_units_and_moves_weights_at_disk_speed() -> None:
     assert load_seconds(work, gpu(1000.0)) == pytest.approx(13e9 * GPU_BYTES_PER_PARAMETER / GPU_DISK_BYTES_PER_S)
 
 
-def test_the_speedup_is_the_assumed_gpu_over_the_measured_cpu(capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_a_gpu_check_the_speedup_is_the_assumed_gpu_over_the_measured_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robustness.experiment.sizing import gpu_results
+
+    monkeypatch.setattr(gpu_results, "GPU_RESULTS", tmp_path / "none.json")
     assert main(["plan", str(CONFIGS / "smoke.yaml"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["device_speedup"] == pytest.approx(DEFAULT_GPU_TFLOPS / builtin_rates().tflops)
+    assert data["device_speedup_origin"] == "assumed"
+    assert any("run bench/gpu_check.py" in a for a in data["assumptions"])
     assert main(["plan", str(CONFIGS / "smoke.yaml"), "--json", "--device-speedup", "7"]) == 0
-    assert json.loads(capsys.readouterr().out)["device_speedup"] == 7
+    given = json.loads(capsys.readouterr().out)
+    assert (given["device_speedup"], given["device_speedup_origin"]) == (7, "given")
     with pytest.raises(SystemExit):
         main(["plan", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert f"assumed {DEFAULT_GPU_TFLOPS:g} TFLOP/s" in help_text  # the help names the default
+    assert f"assumed {DEFAULT_GPU_TFLOPS:g} TFLOP/s" in help_text  # the help names the fallback
+
+
+def _gpu_check(small: float, large: float) -> dict[str, object]:
+    """A GPU check's JSON as bench/gpu_check.py writes it, with two sizes measured (two datasets at the small one)."""
+
+    def score(parameters: int, tflops: float, batch: int) -> dict[str, object]:
+        other = {"plan_tflops": tflops / 10}  # another batch size, slower: must not be taken
+        return {"ok": True, "result": {"parameters": parameters, f"batch_{batch}": {"plan_tflops": tflops},
+                                       "batch_999": other}}  # fmt: skip
+
+    return {"device": "cuda:0", "started": "2026-12-04T17:00:00+00:00", "models": "stand-in",
+            "machine": {"gpu": "NVIDIA H200"},
+            "steps": {"score_sst2": score(134_515_008, small - 2, 256),
+                      "score_cola": score(134_515_008, small + 2, 256),
+                      "score_13b_sst2": score(13_000_000_000, large, 64), "attacks_sst2": {"ok": True, "result": {}},
+                      "score_failed": {"ok": False, "error": "x"}}}  # fmt: skip
+
+
+def test_a_gpu_checks_result_sets_the_speedup_at_the_studys_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robustness.experiment.sizing import gpu_results
+    from robustness.experiment.sizing.gpu_results import measurement
+
+    path = tmp_path / "gpu.json"
+    path.write_text(json.dumps(_gpu_check(20.0, 400.0)))
+    monkeypatch.setattr(gpu_results, "GPU_RESULTS", path)
+    found = measurement(json.loads(path.read_text()), str(path))
+    assert found is not None
+    assert [(p.parameters, p.tflops) for p in found.points] == [(134_515_008, 20.0), (13e9, 400.0)]
+    assert found.tflops(1e6) == 20.0 and found.tflops(70e9) == 400.0  # clamped at the measured sizes
+    middle = (134_515_008 * 13e9) ** 0.5  # halfway on a log scale: the geometric mean of the rates
+    assert found.tflops(middle) == pytest.approx((20.0 * 400.0) ** 0.5)
+    for params, tflops in (("13e9", 400.0), ("134515008", 20.0)):
+        assert main(["plan", str(CONFIGS / "smoke.yaml"), "--json", "--params", params]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["device_speedup"] == pytest.approx(tflops / builtin_rates().tflops)
+        assert data["device_speedup_origin"] == "measured"
+        assert any("measured on an NVIDIA H200 by bench/gpu_check.py on 2026-12-04" in a for a in data["assumptions"])
+    assert main(["plan", str(CONFIGS / "smoke.yaml")]) == 0
+    assert ", measured)" in capsys.readouterr().out  # the table's GPU column says where its factor comes from
+
+
+def test_a_damaged_gpu_check_result_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from robustness.experiment.sizing import gpu_results
+
+    path = tmp_path / "gpu.json"
+    path.write_text('{"device": "cuda:0", "steps": {"score_sst2": {"ok": true, "result": {}}}}')
+    monkeypatch.setattr(gpu_results, "GPU_RESULTS", path)
+    assert main(["plan", str(CONFIGS / "smoke.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and "bench/gpu_check.py" in err[0]
+
+
+def test_the_committed_gpu_check_is_read() -> None:
+    from robustness.experiment.sizing.gpu_results import GPU_RESULTS, read_gpu_results
+
+    found = read_gpu_results(GPU_RESULTS)
+    assert found is not None and found.gpu.startswith("NVIDIA")
+    assert [round(p.parameters / 1e9, 2) for p in found.points] == [0.13, 13.19]
 
 
 def test_bad_config_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

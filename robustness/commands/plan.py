@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Expand the experiment config into its units as `m3r run` would (phase 2 for one selected M3 "
         "candidate per (pair, method), as the runner plans it) and estimate the work from a per-unit cost model "
         "calibrated on a finished run: device-hours, and the wall time on N workers in the dependency order, on the "
-        "calibration machine and on a GPU assumed to be --device-speedup times faster at running the model. Checks "
+        "calibration machine and on a GPU --device-speedup times faster at running the model (default: measured by "
+        "bench/gpu_check.py, bench/results/gpu.json, at the study's model size). Checks "
         "the config's keys but needs no data, checkpoint or GPU; loads and downloads nothing.",
     )
     p.add_argument("config", help="experiment YAML, e.g. configs/paper-13b.yaml")
@@ -42,9 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--device-speedup",
         type=positive_number,
         metavar="X",
-        help="how many times faster than the calibration machine a GPU runs the model (default: an assumed 250 "
-        "TFLOP/s effective, an H100 at about 25%% of its bf16 peak, over the calibration machine's measured "
-        "throughput)",
+        help="how many times faster than the calibration machine a GPU runs the model (default: the GPU check's "
+        "measured score-mode rate at the study's model size, bench/results/gpu.json, over the calibration machine's "
+        "measured throughput; without that file an assumed 250 TFLOP/s effective, an H100 at about 25%% of its bf16 "
+        "peak)",
     )
     p.add_argument(
         "--params",
@@ -112,7 +114,7 @@ def render(config: str, found: StudyEstimate) -> str:
         "",
     ]
     here, gpu = found.here, found.gpu
-    gpu_head = f"GPU (x{gpu.device.speedup:,.0f}, assumed)"
+    gpu_head = f"GPU (x{gpu.device.speedup:,.0f}, {found.gpu_origin})"
     lines.append(f"  {'estimate':<36}{'calibration machine':>22}{gpu_head:>26}")
     lines.append(f"  {'device-hours':<36}{here.device_seconds / HOUR:>22,.2f}{gpu.device_seconds / HOUR:>26,.2f}")
     for n in here.wall:

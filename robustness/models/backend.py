@@ -11,6 +11,7 @@ from typing import Protocol
 
 import torch
 
+from robustness.batching import default_batch
 from robustness.models.kvcache import cache_argument, returned_cache
 from robustness.models.load import LoadedModel
 
@@ -35,9 +36,9 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> list[int]:
     return list(first[:n])
 
 
-def default_batch_size(device: torch.device) -> int:
-    # CPU batches beyond ~16 prompts stop paying on two cores; a GPU wants many more rows per pass.
-    return 64 if device.type == "cuda" else 16
+def default_batch_size(device: torch.device, parameters: int | None = None) -> int:
+    """Rows per forward pass when the config sets none: `robustness.batching.default_batch`."""
+    return default_batch(device.type, parameters)
 
 
 def label_token_ids(tokenizer: object, word: str) -> list[int]:
@@ -73,7 +74,9 @@ class HFBackend:
 
     def __init__(self, loaded: LoadedModel, batch_size: int | None = None, reuse_prefix: bool = True) -> None:
         self.loaded = loaded
-        self.batch_size = batch_size or default_batch_size(loaded.device)
+        self.batch_size = batch_size or default_batch_size(
+            loaded.device, sum(p.numel() for p in loaded.model.parameters()) if loaded.device.type == "cuda" else None
+        )
         # A sliding-window cache cannot be rebuilt from plain key/value tensors; such models score without reuse.
         self.reuse_prefix = reuse_prefix and not getattr(loaded.model.config, "sliding_window", None)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from robustness.experiment.kinds.base import Unit
@@ -25,8 +26,6 @@ from robustness.experiment.planning.models import REFERENCE, ModelSpec, candidat
 from robustness.experiment.planning.plan import phase_one, phase_two
 from robustness.experiment.planning.rows import stand_in_rows
 from robustness.experiment.sizing.costs import (
-    DEFAULT_GPU_TFLOPS,
-    GPU_ASSUMPTION,
     GPU_BYTES_PER_PARAMETER,
     GPU_DISK_BYTES_PER_S,
     LOAD_SECONDS_PER_PARAMETER,
@@ -35,6 +34,7 @@ from robustness.experiment.sizing.costs import (
     model_parameters,
     prompt_words,
 )
+from robustness.experiment.sizing.gpu_results import gpu_speedup
 from robustness.experiment.sizing.schedule import Job, total_seconds, wall_time
 from robustness.experiment.sizing.work import QUESTION_TOKENS, Work
 from robustness.experiment.spec.config import ExperimentConfig
@@ -213,6 +213,7 @@ class StudyEstimate:
     rates: Rates
     here: Scenario
     gpu: Scenario
+    gpu_origin: str  # where the GPU's speed-up comes from: "measured", "assumed" or "given"
     assumptions: list[str]
 
     def as_json(self) -> dict[str, Any]:
@@ -224,6 +225,7 @@ class StudyEstimate:
             "units": self.counts,
             "model_loads": self.loads,
             "device_speedup": self.gpu.device.speedup,
+            "device_speedup_origin": self.gpu_origin,
             "device_hours": {k: s.device_seconds / hours for k, s in scenarios.items()},
             "wall_hours": {k: {str(n): w / hours for n, w in s.wall.items()} for k, s in scenarios.items()},
             "critical_path_hours": {k: s.critical_path / hours for k, s in scenarios.items()},
@@ -238,14 +240,15 @@ class StudyEstimate:
 
 
 def estimate_study(cfg: ExperimentConfig, rates: Rates, workers: Sequence[int], speedup: float | None = None,
-                   parameters: float | None = None) -> StudyEstimate:  # fmt: skip
+                   parameters: float | None = None, gpu_results: Path | None = None) -> StudyEstimate:  # fmt: skip
     """Units, device-hours and wall time of `cfg` on the calibration machine and on a GPU `speedup` times faster at
-    running the model (default: `DEFAULT_GPU_TFLOPS` over the calibration machine's measured throughput)."""
+    running the model (default: the GPU check's measured rate at this model size, bench/results/gpu.json or
+    `gpu_results`, over the calibration machine's; without that file `DEFAULT_GPU_TFLOPS` over it)."""
     size = model_parameters(cfg, parameters)
     words, words_origin = prompt_words(cfg)
     work = Work(size.parameters, words, cfg.eval.max_new_tokens)
     planned = plan_units(cfg)
-    factor = speedup if speedup is not None else DEFAULT_GPU_TFLOPS / rates.tflops
+    factor, origin, why = gpu_speedup(rates, size.parameters, speedup, gpu_results)
     return StudyEstimate(
         name=cfg.name,
         counts=planned.counts(),
@@ -254,20 +257,14 @@ def estimate_study(cfg: ExperimentConfig, rates: Rates, workers: Sequence[int], 
         rates=rates,
         here=scenario(planned, rates, work, HERE, workers),
         gpu=scenario(planned, rates, work, gpu(factor), workers),
-        assumptions=assumptions(cfg, size, (words, words_origin), rates, factor, speedup is None),
+        gpu_origin=origin,
+        assumptions=assumptions(cfg, size, (words, words_origin), rates, factor, why),
     )
 
 
 def assumptions(cfg: ExperimentConfig, size: ModelSize, words: tuple[dict[str, int], str], rates: Rates,
-                speedup: float, default_speedup: bool) -> list[str]:  # fmt: skip
+                speedup: float, why: str) -> list[str]:  # fmt: skip
     """The estimate's assumptions, one sentence each, as `m3r plan` prints them."""
-    if default_speedup:
-        why = (
-            f"an assumed {DEFAULT_GPU_TFLOPS:g} TFLOP/s effective ({GPU_ASSUMPTION}) over the calibration machine's "
-            f"measured {rates.tflops:.3f} TFLOP/s; not measured on a GPU (--device-speedup sets the factor)"
-        )
-    else:
-        why = "as given with --device-speedup"
     prompt = ", ".join(f"{d} {words[0][d]}" for d in cfg.eval.datasets)
     lb = cfg.livebench
     notes = [
