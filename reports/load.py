@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustness.evaluation_cache import Usage, usage
 from robustness.experiment.kinds import attack, clean, livebench, measure, merge, selection
 from robustness.store import ConfigEntry, Store, record_types
 
@@ -30,6 +31,7 @@ class RunData:
     failed: dict[str, int]  # units recorded as failed, per kind (they are not in any table)
     unplanned: int = 0  # finished units of earlier configs that the current config does not plan (not reported)
     history: list[ConfigEntry] = field(default_factory=list)  # the configs the folder has run, oldest first
+    evaluations: Usage | None = None  # rows run and served by the study's evaluation caches (None: it has none)
 
     def frame(self, kind: str) -> pd.DataFrame:
         return self.frames[kind]
@@ -51,4 +53,5 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
         failed = {kind: len(planned_only(store.frame(kind, status="failed"), planned)) for kind in record_types()}
         unplanned = len(store.done_keys() - planned) if planned is not None else 0
         meta, history = store.meta(), store.history()
-    return RunData(path.resolve().name, meta, frames, {k: v for k, v in failed.items() if v}, unplanned, history)
+    return RunData(path.resolve().name, meta, frames, {k: v for k, v in failed.items() if v}, unplanned, history,
+                   usage(path))  # fmt: skip

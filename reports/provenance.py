@@ -9,6 +9,7 @@ import pandas as pd
 
 from reports.variants import ATTACK_LABEL, METHOD_LABEL
 from robustness.attacks.recipes import seed_changes_attack
+from robustness.evaluation_cache import Usage
 
 
 def _value(x: object) -> str:
@@ -90,3 +91,13 @@ def _span(values: Iterable[int]) -> str:
     """'3' when every value is 3, '10-12' otherwise."""
     ordered = sorted(int(v) for v in values)
     return str(ordered[0]) if ordered[0] == ordered[-1] else f"{ordered[0]}-{ordered[-1]}"
+
+
+def evaluation_cache(found: Usage | None) -> list[str]:
+    """How many row evaluations the study ran on its models and how many its evaluation cache served (nothing for a
+    run from before the cache)."""
+    if found is None:
+        return []
+    return [f"Evaluation cache: {found.ran:,} row evaluations ran on the models, {found.served:,} were served from "
+            f"the study's cache ({found.share:.0%}; the same model and input text evaluated before, by this unit or "
+            "another; results do not depend on it)"]  # fmt: skip

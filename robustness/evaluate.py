@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from robustness.data.glue import GlueSplit
+from robustness.evaluation_cache import EvaluationCache, outcome_key
 from robustness.metrics import METRICS, accuracy, metric_for
 from robustness.models.backend import Backend
 from robustness.parsing import DEFAULT_READING, ReadingName, parse_label
@@ -103,8 +104,14 @@ class PromptEvaluator:
         DEFAULT_READING  # generate mode's rule for reading an answer as a label (robustness/parsing.py)
     )
     on_evaluate: Callable[[int], None] | None = None  # progress hook: called with the evaluation count
+    # Row outcomes shared by a study's units (robustness/evaluation_cache.py); `cache_scope` names the model as it
+    # runs (identity, dtype, device). None: every row runs.
+    cache: EvaluationCache | None = None
+    cache_scope: str = ""
     queries: int = 0
     evaluations: int = 0
+    rows_run: int = 0
+    rows_served: int = 0  # rows whose outcome came from the cache
     _memo: dict[str, Outcome] = field(default_factory=dict, repr=False)
 
     @property
@@ -121,11 +128,12 @@ class PromptEvaluator:
             return self._memo[prompt]
         self.evaluations += 1
         texts = self.format_texts([prompt.replace("{content}", self.data.sentences[i]) for i in self.indices])
+        raw = self._outcomes(texts)
         answers: list[str] = []
         if self.mode == "score":
-            predictions = score_predictions(self.backend, texts, self.data.dataset)
+            predictions = [int(v) for v in raw]
         else:
-            answers = generate_answers(self.backend, texts, self.max_new_tokens)
+            answers = raw
             predictions = [parse_label(a, self.data.dataset, self.reading) for a in answers]
         labels = self.labels
         outcome = Outcome(
@@ -140,6 +148,27 @@ class PromptEvaluator:
             self.on_evaluate(self.evaluations)
         return outcome
 
+    def _outcomes(self, texts: list[str]) -> list[str]:
+        """Each text's raw outcome (score mode: the predicted label as text; generate mode: the answer), the rows
+        the cache holds served from it and the others run on the model (and then kept in it)."""
+        if self.cache is None:
+            self.rows_run += len(texts)
+            return self._run(texts)
+        keys = [outcome_key(self.cache_scope, self.mode, self.max_new_tokens, t) for t in texts]
+        found = self.cache.lookup(keys)
+        todo = list(dict.fromkeys(k for k in keys if k not in found))
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}
+        new = dict(zip(todo, self._run([texts[first[k]] for k in todo]), strict=True)) if todo else {}
+        served = sum(k in found for k in keys)
+        self.cache.record(new, served)
+        self.rows_run, self.rows_served = self.rows_run + len(keys) - served, self.rows_served + served
+        return [found[k] if k in found else new[k] for k in keys]
+
+    def _run(self, texts: list[str]) -> list[str]:
+        if self.mode == "score":
+            return [str(p) for p in score_predictions(self.backend, texts, self.data.dataset)]
+        return generate_answers(self.backend, texts, self.max_new_tokens)
+
 
 def evaluator_for(
     loaded: Any,
@@ -150,9 +179,11 @@ def evaluator_for(
     max_new_tokens: int = 10,
     batch_size: int | None = None,
     reading: ReadingName = DEFAULT_READING,
+    cache: EvaluationCache | None = None,
+    cache_scope: str = "",
 ) -> PromptEvaluator:
     """A PromptEvaluator on a loaded model: inputs wrapped in its chat template unless `chat` is False
-    (`None`: when it has one)."""
+    (`None`: when it has one); rows `cache` holds for `cache_scope` are served from it."""
     from functools import partial
 
     from robustness.models.backend import HFBackend
@@ -167,4 +198,6 @@ def evaluator_for(
         mode=mode,
         max_new_tokens=max_new_tokens,
         reading=reading,
+        cache=cache,
+        cache_scope=cache_scope,
     )

@@ -10,7 +10,7 @@ score-mode PromptEvaluator: label-word log-probabilities, batched, memoised. Bot
 model's chat template; the bench checks that the texts are identical. Wall time counts the attack only (model
 loading and imports excluded on both sides). Printed per attack and side: wall seconds, prompt evaluations (ours:
 real ones and queries including memo hits), seconds per evaluation, clean and attacked accuracy, attacked prompt;
-then the ratios and the issue's targets: ours >= 10x faster, the same StressTest result, DeepWordBug attacked
+then the ratios and the issue's targets: ours >= 5x faster, the same StressTest result, DeepWordBug attacked
 accuracies within the seed-to-seed spread. StressTest has no randomness, so it runs once per side.
 
 PromptBench's DeepWordBug is seeded here through numpy's global generator (TextAttack draws its character edits
@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE))
 from bench_score import default_expert  # noqa: E402
 from setup_promptbench import DEFAULT_VENV, ensure_promptbench  # noqa: E402
 
-SPEED_TARGET = 10.0
+SPEED_TARGET = 5.0  # the throughput issue's target: PromptBench's wall time over ours, same evaluations, on the CPU
 MAX_NEW_TOKENS = 20  # PromptBench's default loop
 
 

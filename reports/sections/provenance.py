@@ -25,6 +25,7 @@ def _lines(inputs: Inputs) -> list[str]:
         ]
         + provenance.attack_seeds(rows.attacks)
         + attack_curve.curve_provenance(rows.curve, resamples)
+        + provenance.evaluation_cache(inputs.run.evaluations)
     )
 
 

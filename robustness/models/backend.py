@@ -146,9 +146,7 @@ class HFBackend:
 
             n = len(rows)
             kwargs[cache_argument(self.loaded.model)] = DynamicCache(
-                ddp_cache_data=[
-                    (k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in cache
-                ]
+                ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in cache]
             )
         device = self.loaded.device
         out = self.loaded.model(

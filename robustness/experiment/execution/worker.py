@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustness import evaluation_cache
 from robustness.data.glue import GlueSplit
+from robustness.evaluation_cache import EvaluationCache
 from robustness.experiment.kinds.base import Context, Unit
 from robustness.experiment.kinds.merge import merge_into
 from robustness.experiment.planning.models import ModelSpec
@@ -63,6 +65,10 @@ class Worker:
     _loaded: tuple[str, Any] | None = None
     _caches: dict[str, dict[str, Any]] = field(default_factory=dict)
     loads: int = 0  # models loaded so far (a study's summary line reports them)
+    # This worker's file of row outcomes (robustness/evaluation_cache.py), RUN_DIR/evaluations/NAME.sqlite; None:
+    # no cache.
+    cache_name: str | None = "local"
+    _evaluations: EvaluationCache | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -94,6 +100,14 @@ class Worker:
     def unload(self, model: ModelSpec) -> None:
         if self._loaded and self._loaded[0] == model.model_id:
             self._loaded = None
+
+    def evaluation_cache(self) -> EvaluationCache | None:
+        """The row outcomes this worker has computed for the study (opened on first use); None when off."""
+        if self.cache_name is None or not evaluation_cache.enabled():
+            return None
+        if self._evaluations is None:
+            self._evaluations = EvaluationCache(self.run_dir / evaluation_cache.FOLDER / f"{self.cache_name}.sqlite")
+        return self._evaluations
 
     def cached(self, name: str) -> dict[str, Any]:
         """A cache that lives as long as this worker (e.g. BERTAttack's word generator per model)."""

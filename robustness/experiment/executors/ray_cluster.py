@@ -90,7 +90,12 @@ class UnitActor:
         import_extensions(list(extensions))  # what the driver registered: unit kinds, merge methods, attacks
         # Read here, not sent: arguments kept in Ray's object store could be gone when Ray restarts the actor.
         data = {d: load_glue(d, "validation", cfg.data_dir) for d in cfg.eval.datasets}
-        self.worker = Worker(cfg.model_copy(update={"device": actor_device(gpu)}), checkpoints, data)
+        self.worker = Worker(
+            cfg.model_copy(update={"device": actor_device(gpu)}),
+            checkpoints,
+            data,
+            cache_name=f"{socket.gethostname()}-{os.getpid()}",
+        )  # its own file: no shared writes
         self.running: str | None = None
 
     def check(self) -> str | None:

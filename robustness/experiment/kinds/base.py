@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from robustness.data.glue import GlueSplit
+    from robustness.evaluation_cache import EvaluationCache
     from robustness.experiment.sizing.work import Work
     from robustness.experiment.spec.config import ExperimentConfig
     from robustness.records import Record
@@ -87,6 +88,8 @@ class ModelHost(Protocol):
     def merge_json(self, model: ModelSpec) -> dict[str, Any] | None: ...
 
     def cached(self, name: str) -> dict[str, Any]: ...
+
+    def evaluation_cache(self) -> EvaluationCache | None: ...
 
 
 @dataclass(frozen=True)

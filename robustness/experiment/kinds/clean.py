@@ -52,7 +52,7 @@ class CleanKind(UnitKind, name="clean", inputs_type=CleanInputs, record_type=Cle
             # word: both modes on the same rows, the answers kept so that any reading rule can be applied again.
             sub = inputs.rows[: inputs.agreement_n]
             other = "generate" if inputs.mode == "score" else "score"
-            theirs = evaluator(s.loaded, ctx.cfg, s.data, sub, other, inputs.reading)(s.prompt.text)
+            theirs = evaluator(s.loaded, ctx.cfg, s.data, sub, other, inputs.reading, unit, ctx)(s.prompt.text)
             generated, scored = (theirs, outcome) if other == "generate" else (outcome, theirs)
             k = len(sub)
             check = ModeCheck(indices=sub, labels=s.scorer.labels[:k], answers=list(generated.answers[:k]),

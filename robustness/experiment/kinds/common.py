@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from merges.registry import combiner_of
 from robustness import catalog
 from robustness.catalog import DEFAULT_READING, ReadingName
+from robustness.evaluation_cache import model_scope
 
 if TYPE_CHECKING:
     from robustness.data.glue import GlueSplit
@@ -41,13 +42,21 @@ def identity_fields(model: ModelSpec, cfg: ExperimentConfig, merge_json: dict[st
 
 
 def evaluator(loaded: Any, cfg: ExperimentConfig, data: GlueSplit, rows: list[int], mode: str,
-              reading: ReadingName | None = None) -> PromptEvaluator:  # fmt: skip
-    """`reading`: the unit's rule for reading a generated answer (None: PromptBench's last word, the default)."""
+              reading: ReadingName | None = None, unit: Unit | None = None,
+              ctx: Context | None = None) -> PromptEvaluator:  # fmt: skip
+    """`reading`: the unit's rule for reading a generated answer (None: PromptBench's last word, the default).
+    With the unit and its context, rows the worker's evaluation cache holds for this model are served from it."""
     from robustness.evaluate import evaluator_for
 
+    cache = ctx.host.evaluation_cache() if ctx is not None and ctx.host is not None else None
+    scope = ""
+    if cache is not None and unit is not None:
+        inputs = unit.inputs.payload()
+        scope = model_scope(inputs["model"], inputs["checkpoints"], str(loaded.dtype), loaded.device.type)
     return evaluator_for(loaded, data, rows, mode=mode, chat=cfg.eval.chat,  # type: ignore[arg-type]
                          max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size,
-                         reading=reading or DEFAULT_READING)  # fmt: skip
+                         reading=reading or DEFAULT_READING, cache=cache if scope else None,
+                         cache_scope=scope)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ def scoring(unit: Unit, ctx: Context, dataset: str, rows: list[int], mode: str, 
     data = ctx.worker.data[dataset]
     loaded = ctx.worker.load(unit.model)
     found = get_prompt(data.dataset, prompt, ctx.cfg.data_dir)
-    return Scoring(data, loaded, found, evaluator(loaded, ctx.cfg, data, rows, mode, reading))
+    return Scoring(data, loaded, found, evaluator(loaded, ctx.cfg, data, rows, mode, reading, unit, ctx))
 
 
 def reading_input(cfg: ExperimentConfig, reads_answers: bool) -> ReadingName | None:
