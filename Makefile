@@ -62,6 +62,7 @@ report: ## render the report of a run: make report RUN=runs/NAME
 bench: ## run the benchmarks under bench/ (ratios side by side in one run; installs mergekit and PromptBench venvs once)
 	$(BIN)/python bench/merge_vs_mergekit/bench.py
 	$(BIN)/python bench/eval_vs_promptbench/bench_score.py
+	$(BIN)/python bench/score_roofline.py
 	$(BIN)/python bench/eval_vs_promptbench/bench_attacks.py
 	$(BIN)/python bench/ray_vs_local/bench.py
 

@@ -41,7 +41,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from roofline import Shape, matmul_rate, peak_matmul_rate, plan_batches, score_flops  # noqa: E402
+from roofline import Shape, matmul_rate, peak_matmul_rate, plan_batches, score_flops, sync  # noqa: E402
 
 CUDA_TESTS = ["tests/test_gpu.py", "tests/merges/test_merge_cuda.py", "tests/test_device.py"]
 PROMPT = "task_oriented:0"  # configs/default.yaml's prompt
@@ -207,10 +207,10 @@ def score_rates(
         # every batch shape has met the GPU's kernel selection and the allocator before the timed pass.
         evaluator_for(loaded, data, rows, mode="score", batch_size=batch_size)(prompt.text)
         evaluator = evaluator_for(loaded, data, rows, mode="score", batch_size=batch_size)
-        _sync(loaded.device)
+        sync(loaded.device)
         start = time.perf_counter()
         outcome = evaluator(prompt.text)
-        _sync(loaded.device)
+        sync(loaded.device)
         seconds = time.perf_counter() - start
         batches = plan_batches(tokens, batch_size, HFBackend.MIN_PREFIX)
         useful = score_flops(shape, batches.prefix, batches.suffixes)
@@ -250,10 +250,10 @@ def generate_rate(
         prompt.text
     )
     evaluator = evaluator_for(loaded, data, rows, mode="generate", max_new_tokens=max_new_tokens, batch_size=batch_size)
-    _sync(loaded.device)
+    sync(loaded.device)
     start = time.perf_counter()
     outcome = evaluator(prompt.text)
-    _sync(loaded.device)
+    sync(loaded.device)
     seconds = time.perf_counter() - start
     size = evaluator.backend.batch_size  # type: ignore[attr-defined]
     return {"dataset": dataset, "rows": len(rows), "max_new_tokens": max_new_tokens, "batch_size": size,
@@ -349,13 +349,6 @@ def study_check(models: dict[str, Path], work: Path, data_dir: str | None, devic
     report = run_dir / "report" / "report.md"
     return {"seconds": round(seconds, 1), "units": status, "merge_devices": sorted(set(merges)),
             "report_bytes": report.stat().st_size if report.exists() else 0}  # fmt: skip
-
-
-def _sync(device: Any) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main(argv: list[str] | None = None) -> int:

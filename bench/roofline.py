@@ -114,16 +114,16 @@ def matmul_rate(shape: Shape, tokens: int, rows: int, dtype: Any, device: Any, s
         w = torch.randn(n, k, generator=gen).to(device=device, dtype=dtype) * 0.02
         for _ in range(3):
             torch.nn.functional.linear(x, w)
-        _sync(device)
+        sync(device)
         reps, start = 0, time.perf_counter()
         while True:
             torch.nn.functional.linear(x, w)
             reps += 1
             if reps % 8 == 0:
-                _sync(device)
+                sync(device)
                 if time.perf_counter() - start > seconds / 8:
                     break
-        _sync(device)
+        sync(device)
         return (time.perf_counter() - start) / reps
 
     flops = 0.0
@@ -145,15 +145,15 @@ def peak_matmul_rate(dtype: Any, device: Any, size: int = 8192, reps: int = 10) 
     b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(reps):
         a @ b
-    _sync(device)
+    sync(device)
     return 2.0 * size**3 * reps / (time.perf_counter() - start)
 
 
-def _sync(device: Any) -> None:
+def sync(device: Any) -> None:
     import torch
 
     if getattr(device, "type", str(device)).startswith("cuda"):
