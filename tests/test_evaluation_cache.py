@@ -80,17 +80,22 @@ def family(tmp_path_factory: pytest.TempPathFactory, base_tokenizer: Any) -> dic
 
 
 def test_a_study_stores_the_same_results_with_and_without_the_cache(
-    tmp_path: Path, family: dict[str, str], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    family: dict[str, str],
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     # StressTest ignores its seed: the second seed's search evaluates what the first one did, and every search
     # starts with the clean prompt on the report rows, which the clean unit scored.
     attacks = [{"attack": "stresstest", "datasets": ["sst2"], "seeds": [0, 1], "n": 3}]
-    runs = {}
+    runs, logs = {}, {}
     for cache in ("on", "off"):
         monkeypatch.setenv("M3R_EVAL_CACHE", cache)
         config = study(tmp_path / cache, family, data_dir, name="cached", attacks=attacks)
         assert main(["run", write(tmp_path, config, cache)]) == 0
-        runs[cache] = tmp_path / cache / "cached"
+        captured = capfd.readouterr()
+        runs[cache], logs[cache] = tmp_path / cache / "cached", captured.out + captured.err
     assert stored_results(runs["on"]) == stored_results(runs["off"])
     tables = sorted(p.name for p in (runs["off"] / "report" / "tables").iterdir())
     for name in tables:
@@ -102,6 +107,9 @@ def test_a_study_stores_the_same_results_with_and_without_the_cache(
     line = next(x for x in (runs["on"] / "report" / "report.md").read_text().splitlines() if "Evaluation cache" in x)
     assert f"{found.ran:,} row evaluations ran" in line and f"{found.served:,} were served" in line
     assert "Evaluation cache" not in (runs["off"] / "report" / "report.md").read_text()
+    summary = f"row evaluations: {found.ran:,} ran, {found.served:,} served from the evaluation cache"
+    flat = {c: " ".join(log.split()) for c, log in logs.items()}  # rich wraps the line at the terminal's width
+    assert summary in flat["on"] and "row evaluations" not in flat["off"]  # m3r run's closing line
     # A rerun in the cached folder runs nothing: every unit is in the store, the cache is not even asked.
     with sqlite3.connect(runs["on"] / "evaluations" / "local.sqlite") as conn:
         before = conn.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0]

@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from robustness.data.glue import GlueSplit, load_glue
+from robustness.evaluation_cache import Usage, usage
 from robustness.experiment.execution.progress import QUIET, UnitProgress, unit_progress
 from robustness.experiment.execution.resume import count_reuse
 from robustness.experiment.execution.worker import Checkpoints, merge_folder
@@ -202,10 +203,14 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
                                            checkpoints.identities))  # fmt: skip
         runner.record_plan(first, total)
         runner.remove_stale_merges()
+        before = usage(cfg.run_dir) or Usage(0, 0)
         with unit_progress(total, console) as progress:
             runner.progress = progress
             host_for(cfg).run(runner)
+        after = usage(cfg.run_dir) or Usage(0, 0)
+        ran, served = after.ran - before.ran, after.served - before.served
+        rows = f"; row evaluations: {ran:,} ran, {served:,} served from the evaluation cache" if ran + served else ""
         console.print(f"{runner.done_now} units run, {total - runner.done_now} already in the store; "
-                      f"{runner.loads} model loads")  # fmt: skip
+                      f"{runner.loads} model loads{rows}")  # fmt: skip
     shutil.rmtree(cfg.run_dir / "tmp", ignore_errors=True)
     return cfg.run_dir
