@@ -41,7 +41,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from roofline import Shape, matmul_rate, peak_matmul_rate, plan_batches, score_flops, sync  # noqa: E402
+from roofline import Shape, matmul_rate, peak_matmul_rate, score_batches, score_flops, sync  # noqa: E402
 
 CUDA_TESTS = ["tests/test_gpu.py", "tests/merges/test_merge_cuda.py", "tests/test_device.py"]
 PROMPT = "task_oriented:0"  # configs/default.yaml's prompt
@@ -190,15 +190,11 @@ def score_rates(
 
     from robustness.data.glue import load_glue
     from robustness.evaluate import evaluator_for, subset_indices
-    from robustness.models.backend import HFBackend
-    from robustness.models.chat import format_inputs
     from robustness.prompts import get_prompt
 
     data = load_glue(dataset, data_dir=data_dir)
     prompt = get_prompt(dataset, PROMPT, data_dir)
     rows = subset_indices(len(data), n, 0) if n else tuple(range(len(data)))
-    texts = format_inputs(loaded.tokenizer, [prompt.format(data.sentences[i]) for i in rows])
-    tokens = [list(t) for t in loaded.tokenizer(texts, add_special_tokens=False)["input_ids"]]
     shape = Shape.from_config(loaded.model.config)
     parameters = sum(p.numel() for p in loaded.model.parameters())
     out: dict[str, Any] = {"dataset": dataset, "rows": len(rows), "prompt": prompt.name, "parameters": parameters}
@@ -212,10 +208,9 @@ def score_rates(
         outcome = evaluator(prompt.text)
         sync(loaded.device)
         seconds = time.perf_counter() - start
-        batches = plan_batches(tokens, batch_size, HFBackend.MIN_PREFIX)
+        batches = score_batches(loaded, data, rows, prompt, batch_size)
         useful = score_flops(shape, batches.prefix, batches.suffixes)
-        typical = round(batches.padded_tokens / len(batches.sizes))
-        shaped = matmul_rate(shape, typical, max(batches.sizes), loaded.dtype, loaded.device)
+        shaped = matmul_rate(shape, batches.typical_batch_tokens, max(batches.sizes), loaded.dtype, loaded.device)
         achieved = useful / seconds
         out[f"batch_{batch_size}"] = {
             "seconds": round(seconds, 4),
@@ -231,7 +226,8 @@ def score_rates(
         }
         print(f"   {dataset} batch {batch_size}: {out[f'batch_{batch_size}']}", flush=True)
         del evaluator
-        torch.cuda.empty_cache() if loaded.device.type == "cuda" else None
+        if loaded.device.type == "cuda":
+            torch.cuda.empty_cache()
     return out
 
 

@@ -89,6 +89,11 @@ class Batches:
     def padded_tokens(self) -> int:
         return self.prefix + sum(w * n for w, n in zip(self.widths, self.sizes, strict=True))
 
+    @property
+    def typical_batch_tokens(self) -> int:
+        """Tokens one batch runs after the prefix (padding included): the matrix products' first dimension."""
+        return round((self.padded_tokens - self.prefix) / len(self.sizes))
+
 
 def plan_batches(token_rows: Sequence[Sequence[int]], batch_size: int, min_prefix: int) -> Batches:
     """The batches `HFBackend.score` forms for these tokenised rows (same prefix rule, same length sort)."""
@@ -99,6 +104,17 @@ def plan_batches(token_rows: Sequence[Sequence[int]], batch_size: int, min_prefi
     suffixes = sorted(len(r) - n for r in token_rows)
     chunks = [suffixes[i : i + batch_size] for i in range(0, len(suffixes), batch_size)]
     return Batches(n, tuple(suffixes), tuple(max(c) for c in chunks), tuple(len(c) for c in chunks))
+
+
+def score_batches(loaded: Any, data: Any, rows: Sequence[int], prompt: Any, batch_size: int) -> Batches:
+    """The batches `HFBackend.score` forms for `prompt` on `rows` of `data` with this loaded model's tokenizer and chat
+    template."""
+    from robustness.models.backend import HFBackend
+    from robustness.models.chat import format_inputs
+
+    texts = format_inputs(loaded.tokenizer, [prompt.format(data.sentences[i]) for i in rows])
+    tokens = [list(t) for t in loaded.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return plan_batches(tokens, batch_size, HFBackend.MIN_PREFIX)
 
 
 def matmul_rate(shape: Shape, tokens: int, rows: int, dtype: Any, device: Any, seconds: float = 1.0) -> float:

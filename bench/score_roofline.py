@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "eval_vs_promptbench"))
 
 from bench_score import default_expert  # noqa: E402
-from roofline import Shape, matmul_rate, plan_batches, score_flops  # noqa: E402
+from roofline import Shape, matmul_rate, score_batches, score_flops  # noqa: E402
 
 TARGET = 0.8
 PROMPT = "task_oriented:0"
@@ -58,23 +58,19 @@ def measure(dataset: str, rows_n: int, repeats: int, batch_size: int, profile: b
     from robustness.data.glue import load_glue
     from robustness.evaluate import evaluator_for, subset_indices
     from robustness.models import load_model
-    from robustness.models.backend import HFBackend
-    from robustness.models.chat import format_inputs
     from robustness.prompts import get_prompt
 
     loaded = load_model(default_expert(dataset), device="cpu")
     data = load_glue(dataset)
     prompt = get_prompt(dataset, PROMPT)
     rows = subset_indices(len(data), rows_n, 0)
-    texts = format_inputs(loaded.tokenizer, [prompt.format(data.sentences[i]) for i in rows])
-    tokens = [list(t) for t in loaded.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    batches = plan_batches(tokens, batch_size, HFBackend.MIN_PREFIX)
+    batches = score_batches(loaded, data, rows, prompt, batch_size)
     shape = Shape.from_config(loaded.model.config)
     useful = score_flops(shape, batches.prefix, batches.suffixes)
-    typical = round((batches.padded_tokens - batches.prefix) / len(batches.sizes))
 
     def machine() -> float:
-        return matmul_rate(shape, typical, batch_size, torch.float32, torch.device("cpu"), seconds=2.0)
+        return matmul_rate(shape, batches.typical_batch_tokens, batch_size, torch.float32, torch.device("cpu"),
+                           seconds=2.0)  # fmt: skip
 
     before = machine()
     evaluator_for(loaded, data, rows[:batch_size], batch_size=batch_size)(prompt.text)  # warm-up

@@ -20,8 +20,8 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,6 @@ class EvaluationCache:
     """One worker's cache file: look keys up, record new outcomes and how many rows were served."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, timeout=60)
@@ -82,9 +81,6 @@ class EvaluationCache:
             self._conn.execute("UPDATE usage SET count = count + ? WHERE what = 'ran'", (len(new),))
             self._conn.execute("UPDATE usage SET count = count + ? WHERE what = 'served'", (served,))
 
-    def close(self) -> None:
-        self._conn.close()
-
 
 @dataclass(frozen=True)
 class Usage:
@@ -106,21 +102,15 @@ def usage(run_dir: Path) -> Usage | None:
         return None
     ran = served = 0
     for file in files:
-        with _readonly(file) as conn:
-            counts = dict(conn.execute("SELECT what, count FROM usage"))
-        ran, served = ran + int(counts.get("ran", 0)), served + int(counts.get("served", 0))
+        counts = _counts(file)
+        ran, served = ran + counts.get("ran", 0), served + counts.get("served", 0)
     return Usage(ran, served)
 
 
-@contextmanager
-def _readonly(file: Path) -> Iterator[sqlite3.Connection]:
+def _counts(file: Path) -> dict[str, int]:
+    """A cache file's usage counters, read-only."""
     try:
-        conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True)) as conn:
+            return {str(k): int(v) for k, v in conn.execute("SELECT what, count FROM usage")}
     except sqlite3.DatabaseError as exc:
         raise UserError(f"the evaluation cache {file} cannot be read ({exc}); delete it and render again") from None
-    try:
-        yield conn
-    except sqlite3.DatabaseError as exc:
-        raise UserError(f"the evaluation cache {file} cannot be read ({exc}); delete it and render again") from None
-    finally:
-        conn.close()

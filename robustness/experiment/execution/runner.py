@@ -209,8 +209,8 @@ def run_experiment(cfg: ExperimentConfig) -> Path:
             host_for(cfg).run(runner)
         after = usage(cfg.run_dir) or Usage(0, 0)
         ran, served = after.ran - before.ran, after.served - before.served
-        rows = f"; row evaluations: {ran:,} ran, {served:,} served from the evaluation cache" if ran + served else ""
+        cached = f"; row evaluations: {ran:,} ran, {served:,} served from the evaluation cache" if ran + served else ""
         console.print(f"{runner.done_now} units run, {total - runner.done_now} already in the store; "
-                      f"{runner.loads} model loads{rows}")  # fmt: skip
+                      f"{runner.loads} model loads{cached}")  # fmt: skip
     shutil.rmtree(cfg.run_dir / "tmp", ignore_errors=True)
     return cfg.run_dir
