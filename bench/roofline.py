@@ -74,12 +74,14 @@ def score_flops(shape: Shape, prefix: int, suffixes: Sequence[int]) -> float:
 
 @dataclass(frozen=True)
 class Batches:
-    """How `HFBackend.score` runs a set of rows: the shared prefix, each row's own tokens, the padded batch widths."""
+    """How `HFBackend.score` runs a set of rows: the shared prefix, each row's own tokens, the batches' widths, and
+    whether the batches run packed (their real tokens only) or left-padded to their widths."""
 
     prefix: int
     suffixes: tuple[int, ...]
-    widths: tuple[int, ...]  # per batch: the longest suffix in it (every row is padded to it)
+    widths: tuple[int, ...]  # per batch: the longest suffix in it (a padded batch pads every row to it)
     sizes: tuple[int, ...]  # per batch: rows in it
+    packed: bool = False
 
     @property
     def real_tokens(self) -> int:
@@ -87,6 +89,9 @@ class Batches:
 
     @property
     def padded_tokens(self) -> int:
+        """Tokens the weight matrices run: the real ones when packed."""
+        if self.packed:
+            return self.real_tokens
         return self.prefix + sum(w * n for w, n in zip(self.widths, self.sizes, strict=True))
 
     @property
@@ -95,7 +100,9 @@ class Batches:
         return round((self.padded_tokens - self.prefix) / len(self.sizes))
 
 
-def plan_batches(token_rows: Sequence[Sequence[int]], batch_size: int, min_prefix: int) -> Batches:
+def plan_batches(
+    token_rows: Sequence[Sequence[int]], batch_size: int, min_prefix: int, packed: bool = False
+) -> Batches:
     """The batches `HFBackend.score` forms for these tokenised rows (same prefix rule, same length sort)."""
     from robustness.models.backend import common_prefix
 
@@ -103,18 +110,19 @@ def plan_batches(token_rows: Sequence[Sequence[int]], batch_size: int, min_prefi
     n = len(prefix) if len(prefix) >= min_prefix else 0
     suffixes = sorted(len(r) - n for r in token_rows)
     chunks = [suffixes[i : i + batch_size] for i in range(0, len(suffixes), batch_size)]
-    return Batches(n, tuple(suffixes), tuple(max(c) for c in chunks), tuple(len(c) for c in chunks))
+    return Batches(n, tuple(suffixes), tuple(max(c) for c in chunks), tuple(len(c) for c in chunks), packed)
 
 
 def score_batches(loaded: Any, data: Any, rows: Sequence[int], prompt: Any, batch_size: int) -> Batches:
     """The batches `HFBackend.score` forms for `prompt` on `rows` of `data` with this loaded model's tokenizer and chat
-    template."""
+    template (packed when the model is packable)."""
     from robustness.models.backend import HFBackend
     from robustness.models.chat import format_inputs
+    from robustness.models.packed import packable
 
     texts = format_inputs(loaded.tokenizer, [prompt.format(data.sentences[i]) for i in rows])
     tokens = [list(t) for t in loaded.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    return plan_batches(tokens, batch_size, HFBackend.MIN_PREFIX)
+    return plan_batches(tokens, batch_size, HFBackend.MIN_PREFIX, packable(loaded.model))
 
 
 def matmul_rate(shape: Shape, tokens: int, rows: int, dtype: Any, device: Any, seconds: float = 1.0) -> float:

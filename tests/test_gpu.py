@@ -54,6 +54,18 @@ def test_gpu_scores_match_the_cpu(folder: Path) -> None:
     assert torch.allclose(gpu16, cpu, atol=5e-2), (gpu16 - cpu).abs().max()
 
 
+def test_packed_scores_on_the_gpu_match_the_padded_pass(folder: Path) -> None:
+    """The packed forward pass (robustness/models/packed.py) on CUDA, in float32 and in the policy dtype."""
+    shared = "Is the following sentence positive or negative? Sentence: "
+    texts = [shared + p for p in PROMPTS]
+    for dtype, atol in (("float32", 1e-4), ("auto", 5e-2)):
+        loaded = load_model(folder, device="cuda", dtype=dtype)
+        packed, padded = HFBackend(loaded, batch_size=2), HFBackend(loaded, batch_size=2, pack=False)
+        assert packed.pack and not padded.pack
+        got, expected = packed.score(texts, WORDS), padded.score(texts, WORDS)
+        assert torch.allclose(got, expected, atol=atol), (dtype, (got - expected).abs().max())
+
+
 def test_gpu_batched_generation_matches_single(folder: Path) -> None:
     loaded = load_model(folder, device="cuda", dtype="float32")
     batched = HFBackend(loaded, batch_size=3).generate(PROMPTS, max_new_tokens=5)

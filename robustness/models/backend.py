@@ -14,6 +14,7 @@ import torch
 from robustness.batching import default_batch
 from robustness.models.kvcache import cache_argument, returned_cache
 from robustness.models.load import LoadedModel
+from robustness.models.packed import packable, packed_last_logits
 
 
 class Backend(Protocol):
@@ -65,20 +66,24 @@ def label_token_ids(tokenizer: object, word: str) -> list[int]:
 class HFBackend:
     """transformers implementation of `Backend` on CPU or GPU.
 
-    `score` sorts rows by length (less padding) and, when every text starts with the same tokens (the chat header
-    and the prompt's instruction), runs that prefix once and feeds only each row's remaining tokens against a copy
-    of its key/value cache.
+    `score` sorts rows by length and, when every text starts with the same tokens (the chat header and the prompt's
+    instruction), runs that prefix once and feeds only each row's remaining tokens against its key/value cache. A
+    Llama-architecture model runs each batch packed, its real tokens only (robustness/models/packed.py); any other
+    runs it left-padded through its own forward pass. `pack=False` forces the padded pass.
     """
 
     MIN_PREFIX = 8  # shorter shared prefixes are not worth a separate pass
 
-    def __init__(self, loaded: LoadedModel, batch_size: int | None = None, reuse_prefix: bool = True) -> None:
+    def __init__(
+        self, loaded: LoadedModel, batch_size: int | None = None, reuse_prefix: bool = True, pack: bool = True
+    ) -> None:
         self.loaded = loaded
         self.batch_size = batch_size or default_batch_size(
             loaded.device, sum(p.numel() for p in loaded.model.parameters()) if loaded.device.type == "cuda" else None
         )
         # A sliding-window cache cannot be rebuilt from plain key/value tensors; such models score without reuse.
         self.reuse_prefix = reuse_prefix and not getattr(loaded.model.config, "sliding_window", None)
+        self.pack = pack and packable(loaded.model)
 
     def _encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         enc = self.loaded.tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=False)
@@ -113,7 +118,11 @@ class HFBackend:
         out = torch.empty(len(ids), len(label_words))
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            logits = self._last_logits([suffixes[i] for i in rows], len(prefix), cache)
+            batch = [suffixes[i] for i in rows]
+            if self.pack:
+                logits = packed_last_logits(self.loaded.model, batch, len(prefix), cache)
+            else:
+                logits = self._last_logits(batch, len(prefix), cache)
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             # A label's score: probability mass of all its first-token spellings.
             scores = torch.stack([torch.logsumexp(logprobs[:, c], dim=-1) for c in candidates], dim=-1)
