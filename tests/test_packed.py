@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from robustness.data.glue import load_glue
 from robustness.evaluate import subset_indices
@@ -16,22 +15,11 @@ from robustness.models.load import LoadedModel
 from robustness.models.packed import packable
 from robustness.models.source import ModelSource
 from robustness.prompts import get_prompt, label_words
+from tests.tiny import tiny_llama
 
 
-def _tiny(tokenizer: Any, **extra: Any) -> LoadedModel:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=48,
-        intermediate_size=96,
-        num_hidden_layers=3,
-        num_attention_heads=6,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        **extra,
-    )
-    model = LlamaForCausalLM(config).eval()
+def _tiny(tokenizer: Any) -> LoadedModel:
+    model = tiny_llama(len(tokenizer), hidden=48, layers=3)
     return LoadedModel(model, tokenizer, ModelSource("tiny", "tiny", "safetensors"), torch.device("cpu"), torch.float32)
 
 
@@ -62,7 +50,9 @@ def test_a_row_of_one_token_after_the_prefix(base_tokenizer: Any) -> None:
 
 def test_other_architectures_and_sliding_windows_run_padded(base_tokenizer: Any) -> None:
     assert packable(_tiny(base_tokenizer).model)
-    assert not packable(_tiny(base_tokenizer, pretraining_tp=2).model)
+    sliced = _tiny(base_tokenizer)
+    sliced.model.config.pretraining_tp = 2
+    assert not packable(sliced.model)
     windowed = _tiny(base_tokenizer)
     windowed.model.config.sliding_window = 16
     assert not packable(windowed.model) and not HFBackend(windowed).pack
