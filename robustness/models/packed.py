@@ -56,9 +56,10 @@ def packed_last_logits(model: Any, rows: list[list[int]], prefix_len: int, cache
     # Where each packed token sits in the padded attention layout: its row and its place in that row.
     row = torch.repeat_interleave(torch.arange(n), lengths).to(device)
     place = torch.cat([torch.arange(int(k)) for k in lengths]).to(device)
+    position = place + prefix_len  # also each token's place among the keys, which start with the prefix
     ids = torch.tensor([t for r in rows for t in r], device=device)
     hidden = inner.embed_tokens(ids)
-    cos, sin = inner.rotary_emb(hidden[None], (place + prefix_len)[None])
+    cos, sin = inner.rotary_emb(hidden[None], position[None])
     cos, sin = cos[0, :, None, :], sin[0, :, None, :]
     # A query sees the whole prefix and its row's tokens up to itself. Positions past a row's end hold zeros and are
     # seen only by queries past the end, whose outputs are dropped.
@@ -78,8 +79,8 @@ def packed_last_logits(model: Any, rows: list[list[int]], prefix_len: int, cache
         if cache is not None:
             keys[:, :prefix_len] = cache[index][0][0].transpose(0, 1)
             values[:, :prefix_len] = cache[index][1][0].transpose(0, 1)
-        keys[row, place + prefix_len] = k
-        values[row, place + prefix_len] = v
+        keys[row, position] = k
+        values[row, position] = v
         out = F.scaled_dot_product_attention(
             queries.transpose(1, 2),
             keys.transpose(1, 2),
